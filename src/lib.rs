@@ -1,0 +1,3 @@
+//! tim-account-exporter: watches critical accounts of Tencent Cloud IM apps.
+
+pub mod tim;

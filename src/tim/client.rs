@@ -1,0 +1,440 @@
+//! The account_check client of one app: UserSig upkeep, batching, pacing and retries.
+//!
+//! [`Client::check`] takes distinct UserIDs and returns a result for every one of them.
+//! A failure never turns into `NotImported`: an account the service did not clearly
+//! answer for is [`Unknown`], with the reason kept. The client does no logging above
+//! `debug`; callers summarise a cycle.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::future::join_all;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::CONTENT_TYPE;
+
+use super::error::{from_reqwest, AttemptError};
+use super::retry::{backoff, classify, RetryClass};
+use super::secret::Secret;
+use super::usersig;
+use super::wire::{self, AccountStatus, ItemOutcome, Reply, MAX_ITEMS, MAX_REPLY_BYTES};
+
+/// The path of the API, appended to the endpoint.
+pub const ACCOUNT_CHECK_PATH: &str = "/v4/im_open_login_svc/account_check";
+
+/// How long no call is made for an app after ErrorCode 70050.
+pub const LOCKOUT_AFTER_70050: Duration = Duration::from_secs(60);
+
+/// Calls are spaced 1% wider than `1 s / rate_limit`, so that scheduling jitter of a few
+/// milliseconds between our start and the server's count cannot add a call to its window.
+const PACING_HEADROOM: f64 = 1.01;
+
+/// Everything a client needs to know about its app.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// The app's name, used in log fields only.
+    pub name: String,
+    /// Scheme and host (and optional path prefix) of the REST API, without trailing `/`.
+    pub endpoint: String,
+    pub sdkappid: u64,
+    /// The admin UserID, sent as `identifier` and signed into the UserSig.
+    pub admin: String,
+    pub key: Secret,
+    /// The limit of one HTTP attempt.
+    pub timeout: Duration,
+    /// Extra attempts for retryable failures.
+    pub retries: u32,
+    /// Most calls started in any one-second window, retries included.
+    pub rate_limit: NonZeroU32,
+    pub usersig_ttl: Duration,
+}
+
+/// Why the status of an account is not known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unknown {
+    /// A bounded label: an error code in decimal, `timeout`, `connect`, `http_<status>`,
+    /// `decode`, `missing`, `bad_status`, `other` or `deadline`.
+    pub code: String,
+    /// A sentence for people; never contains a secret.
+    pub message: String,
+}
+
+/// The result for one account: its status, or why it is unknown.
+pub type AccountResult = Result<AccountStatus, Unknown>;
+
+/// One HTTP attempt, for latency and error accounting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub duration: Duration,
+    /// `None` when the attempt got a usable reply, else the error label.
+    pub error: Option<String>,
+    /// Whether this attempt repeated an earlier one of the same batch.
+    pub retry: bool,
+}
+
+/// What one [`Client::check`] found.
+#[derive(Debug, Default)]
+pub struct CheckOutcome {
+    /// One entry per requested UserID.
+    pub accounts: HashMap<String, AccountResult>,
+    /// Every HTTP attempt, in no particular order.
+    pub attempts: Vec<Attempt>,
+}
+
+/// The client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid endpoint {endpoint:?}: {reason}")]
+    Endpoint { endpoint: String, reason: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+struct SigState {
+    usersig: Secret,
+    generation: u64,
+    renew_at: Instant,
+    expires_at: SystemTime,
+}
+
+/// The client of one app. Holds one keep-alive connection pool, one UserSig and one pacer.
+pub struct Client {
+    settings: ClientSettings,
+    http: reqwest::Client,
+    url: reqwest::Url,
+    sig: Mutex<SigState>,
+    /// Admits calls in arrival order: the mutex is fair, so only its holder waits on the GCRA.
+    turn: tokio::sync::Mutex<()>,
+    pacer: DefaultDirectRateLimiter,
+    locked_until: Mutex<Option<Instant>>,
+    warned_unrequested: AtomicBool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("settings", &self.settings)
+            .field("usersig", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Client {
+    pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
+        let url = reqwest::Url::parse(&format!("{}{ACCOUNT_CHECK_PATH}", settings.endpoint))
+            .map_err(|e| ClientError::Endpoint {
+                endpoint: settings.endpoint.clone(),
+                reason: e.to_string(),
+            })?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("tim-account-exporter/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            // A redirect would carry the UserSig to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ClientError::Http(e.without_url().to_string()))?;
+        let period = Duration::from_secs(1)
+            .div_f64(f64::from(settings.rate_limit.get()))
+            .mul_f64(PACING_HEADROOM);
+        let quota = Quota::with_period(period)
+            .expect("the period is positive")
+            .allow_burst(NonZeroU32::MIN);
+        let sig = Mutex::new(Self::sign(&settings, 0));
+        Ok(Client {
+            http,
+            url,
+            sig,
+            turn: tokio::sync::Mutex::new(()),
+            pacer: RateLimiter::direct(quota),
+            locked_until: Mutex::new(None),
+            warned_unrequested: AtomicBool::new(false),
+            settings,
+        })
+    }
+
+    pub fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+
+    fn sign(settings: &ClientSettings, generation: u64) -> SigState {
+        let ttl = settings.usersig_ttl;
+        let issued = unix_now();
+        let usersig = usersig::generate(
+            settings.sdkappid,
+            &settings.admin,
+            settings.key.expose(),
+            issued,
+            ttl.as_secs() as i64,
+        );
+        SigState {
+            usersig: Secret::new(usersig),
+            generation,
+            renew_at: Instant::now() + ttl.mul_f64(0.8),
+            expires_at: UNIX_EPOCH + Duration::from_secs(issued.max(0) as u64) + ttl,
+        }
+    }
+
+    /// When the current UserSig expires.
+    pub fn usersig_expiry(&self) -> SystemTime {
+        self.sig.lock().expect("UserSig lock").expires_at
+    }
+
+    /// The UserSig to use now and its generation, renewed once 80% of its life is gone.
+    fn current_usersig(&self) -> (Secret, u64) {
+        let mut state = self.sig.lock().expect("UserSig lock");
+        if Instant::now() >= state.renew_at {
+            *state = Self::sign(&self.settings, state.generation + 1);
+        }
+        (state.usersig.clone(), state.generation)
+    }
+
+    /// Renews the UserSig unless another batch already did since `seen` was handed out.
+    fn renew_usersig(&self, seen: u64) {
+        let mut state = self.sig.lock().expect("UserSig lock");
+        if state.generation == seen {
+            *state = Self::sign(&self.settings, seen + 1);
+        }
+    }
+
+    fn lockout_left(&self) -> Option<Duration> {
+        let until = (*self.locked_until.lock().expect("lockout lock"))?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// Checks the given UserIDs, at most 100 per call, all calls of the app concurrent but
+    /// paced by `rate_limit`. Retries stop at `deadline`; every UserID gets a result.
+    pub async fn check(&self, user_ids: &[String], deadline: Instant) -> CheckOutcome {
+        let mut seen = HashSet::with_capacity(user_ids.len());
+        let distinct: Vec<&str> = user_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| seen.insert(*id))
+            .collect();
+        let batches = join_all(
+            distinct
+                .chunks(MAX_ITEMS)
+                .map(|batch| self.check_batch(batch, deadline)),
+        )
+        .await;
+        let mut outcome = CheckOutcome {
+            accounts: HashMap::with_capacity(distinct.len()),
+            attempts: Vec::new(),
+        };
+        for (accounts, attempts) in batches {
+            outcome.accounts.extend(accounts);
+            outcome.attempts.extend(attempts);
+        }
+        outcome
+    }
+
+    async fn check_batch(
+        &self,
+        batch: &[&str],
+        deadline: Instant,
+    ) -> (Vec<(String, AccountResult)>, Vec<Attempt>) {
+        let mut attempts = Vec::new();
+        let result = self.call_with_retries(batch, deadline, &mut attempts).await;
+        let accounts = match result {
+            Ok(items) => self.match_items(batch, items),
+            Err(unknown) => batch
+                .iter()
+                .map(|id| ((*id).to_owned(), Err(unknown.clone())))
+                .collect(),
+        };
+        (accounts, attempts)
+    }
+
+    async fn call_with_retries(
+        &self,
+        batch: &[&str],
+        deadline: Instant,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<Vec<wire::ItemResult>, Unknown> {
+        let body = wire::request_body(batch);
+        let mut retries_used = 0;
+        let mut renewed = false;
+        let mut last_error: Option<AttemptError> = None;
+        let give_up = |last: Option<AttemptError>, why: &str| match last {
+            Some(err) => Unknown {
+                code: err.label(),
+                message: format!("{err} ({why})"),
+            },
+            None => Unknown {
+                code: "deadline".to_owned(),
+                message: format!("no call made: {why}"),
+            },
+        };
+        loop {
+            if let Some(left) = self.lockout_left() {
+                return Err(Unknown {
+                    code: "70050".to_owned(),
+                    message: format!(
+                        "no calls for {}s after ErrorCode 70050 (UserSig refused too often; check the secret key)",
+                        left.as_secs() + 1
+                    ),
+                });
+            }
+            let admitted = tokio::time::timeout_at(deadline.into(), async {
+                let _turn = self.turn.lock().await;
+                self.pacer.until_ready().await;
+            })
+            .await;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if admitted.is_err() || remaining.is_zero() {
+                return Err(give_up(last_error, "the cycle's interval ran out"));
+            }
+            let (usersig, generation) = self.current_usersig();
+            let started = Instant::now();
+            let result = self
+                .attempt(&body, &usersig, self.settings.timeout.min(remaining))
+                .await;
+            attempts.push(Attempt {
+                duration: started.elapsed(),
+                error: result.as_ref().err().map(AttemptError::label),
+                retry: retries_used > 0 || renewed,
+            });
+            let err = match result {
+                Ok(items) => return Ok(items),
+                Err(err) => err,
+            };
+            tracing::debug!(app = %self.settings.name, error = %err, batch = batch.len(), "account_check attempt failed");
+            match classify(&err) {
+                RetryClass::RenewUserSig if !renewed => {
+                    self.renew_usersig(generation);
+                    renewed = true;
+                }
+                class @ (RetryClass::Transient | RetryClass::RateLimited)
+                    if retries_used < self.settings.retries =>
+                {
+                    retries_used += 1;
+                    let wait = backoff(class, retries_used, rand::random_range(0.5..=1.0));
+                    if Instant::now() + wait >= deadline {
+                        return Err(give_up(Some(err), "no time left in the interval to retry"));
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                RetryClass::LockOut => {
+                    *self.locked_until.lock().expect("lockout lock") =
+                        Some(Instant::now() + LOCKOUT_AFTER_70050);
+                    return Err(give_up(Some(err), "no calls for this app for 60s"));
+                }
+                RetryClass::Never => return Err(give_up(Some(err), "not retryable")),
+                _ => {
+                    let attempts = attempts.len();
+                    return Err(give_up(Some(err), &format!("after {attempts} attempts")));
+                }
+            }
+            last_error = Some(err);
+        }
+    }
+
+    /// The request URL with `usersig=<redacted>`, for logs.
+    fn redacted_url(&self, random: u32) -> String {
+        format!(
+            "{}?sdkappid={}&identifier={}&usersig=<redacted>&random={random}&contenttype=json",
+            self.url, self.settings.sdkappid, self.settings.admin
+        )
+    }
+
+    async fn attempt(
+        &self,
+        body: &[u8],
+        usersig: &Secret,
+        timeout: Duration,
+    ) -> Result<Vec<wire::ItemResult>, AttemptError> {
+        let random: u32 = rand::random();
+        let mut url = self.url.clone();
+        url.query_pairs_mut()
+            .append_pair("sdkappid", &self.settings.sdkappid.to_string())
+            .append_pair("identifier", &self.settings.admin)
+            .append_pair("usersig", usersig.expose())
+            .append_pair("random", &random.to_string())
+            .append_pair("contenttype", "json");
+        tracing::trace!(url = %self.redacted_url(random), "account_check attempt");
+        let mut response = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(from_reqwest)?;
+        let status = response.status();
+        if status != reqwest::StatusCode::OK {
+            return Err(AttemptError::HttpStatus(status.as_u16()));
+        }
+        let too_large =
+            || AttemptError::Decode(format!("reply body is over {MAX_REPLY_BYTES} bytes"));
+        if response.content_length().unwrap_or(0) > MAX_REPLY_BYTES as u64 {
+            return Err(too_large());
+        }
+        let mut reply = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(from_reqwest)? {
+            if reply.len() + chunk.len() > MAX_REPLY_BYTES {
+                return Err(too_large());
+            }
+            reply.extend_from_slice(&chunk);
+        }
+        match wire::parse_reply(&reply) {
+            Ok(Reply::Ok(items)) => Ok(items),
+            Ok(Reply::Failed { code, info }) => Err(AttemptError::Api { code, info }),
+            Err(err) => Err(AttemptError::Decode(err.to_string())),
+        }
+    }
+
+    /// Matches reply items to the batch by UserID, never by position.
+    fn match_items(
+        &self,
+        batch: &[&str],
+        items: Vec<wire::ItemResult>,
+    ) -> Vec<(String, AccountResult)> {
+        let mut by_id: HashMap<String, ItemOutcome> = HashMap::with_capacity(items.len());
+        let requested: HashSet<&str> = batch.iter().copied().collect();
+        let mut unrequested = 0usize;
+        for item in items {
+            if requested.contains(item.user_id.as_str()) {
+                by_id.entry(item.user_id).or_insert(item.outcome);
+            } else {
+                unrequested += 1;
+            }
+        }
+        if unrequested > 0 && !self.warned_unrequested.swap(true, Ordering::Relaxed) {
+            tracing::warn!(app = %self.settings.name, count = unrequested,
+                "account_check replied for UserIDs that were not asked for; ignoring them (logged once)");
+        }
+        batch
+            .iter()
+            .map(|id| {
+                let result = match by_id.remove(*id) {
+                    Some(ItemOutcome::Status(status)) => Ok(status),
+                    Some(ItemOutcome::Failed { code, info }) => Err(Unknown {
+                        code: code.map_or_else(|| "other".to_owned(), |c| c.to_string()),
+                        message: match code {
+                            Some(code) => format!("ResultCode {code}: {info}"),
+                            None => "item without ResultCode".to_owned(),
+                        },
+                    }),
+                    Some(ItemOutcome::BadStatus(status)) => Err(Unknown {
+                        code: "bad_status".to_owned(),
+                        message: format!("unknown AccountStatus {status:?}"),
+                    }),
+                    None => Err(Unknown {
+                        code: "missing".to_owned(),
+                        message: "UserID missing from ResultItem".to_owned(),
+                    }),
+                };
+                ((*id).to_owned(), result)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,20 @@
+//! Tencent Cloud IM REST boundary: account_check, the admin UserSig, regions and retries.
+//!
+//! Nothing outside this module knows the wire format or the signing, and this module
+//! imports nothing from the rest of the crate, so it could become a crate of its own.
+
+pub mod client;
+pub mod error;
+pub mod region;
+pub mod retry;
+pub mod secret;
+pub mod usersig;
+pub mod wire;
+
+pub use client::{
+    AccountResult, Attempt, CheckOutcome, Client, ClientError, ClientSettings, Unknown,
+    ACCOUNT_CHECK_PATH,
+};
+pub use region::Region;
+pub use secret::Secret;
+pub use wire::AccountStatus;
