@@ -1,0 +1,204 @@
+//! The validated, typed configuration, and how it is loaded.
+//!
+//! Loading has two stages: `raw` parses the YAML into serde structs, `validate` turns
+//! them into [`Config`] or a list of problems, each naming where it is. Code after this
+//! module never sees an unchecked value.
+
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::tim::{self, AccountStatus, Region, Secret};
+
+pub use validate::{MAX_USER_ID_BYTES, MIN_USERSIG_TTL};
+
+/// Built-in defaults, used where neither `defaults` nor the app sets a value.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_RETRIES: u32 = 2;
+pub const DEFAULT_RATE_LIMIT: u32 = 50;
+pub const DEFAULT_USERSIG_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub apps: Vec<AppConfig>,
+}
+
+/// One IM app and its watch lists, with every setting resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppConfig {
+    /// Unique; the `im_app` label.
+    pub name: String,
+    pub sdkappid: u64,
+    pub region: Region,
+    /// The REST API base URL, without trailing `/`.
+    pub endpoint: String,
+    /// The admin UserID, sent as `identifier`.
+    pub admin: String,
+    pub secret_key: Secret,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub rate_limit: NonZeroU32,
+    pub usersig_ttl: Duration,
+    pub watchlists: Vec<WatchList>,
+}
+
+/// A named list of accounts that should all be in one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchList {
+    /// Unique within the app.
+    pub name: String,
+    pub expect: Expect,
+    /// Distinct UserIDs in the order first listed (inline ones, then the file's).
+    pub user_ids: Vec<String>,
+}
+
+/// The state every account of a watch list should be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    Imported,
+    NotImported,
+}
+
+impl Expect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expect::Imported => "imported",
+            Expect::NotImported => "not_imported",
+        }
+    }
+
+    /// Whether a known status is what this list expects.
+    pub fn is_met_by(self, status: AccountStatus) -> bool {
+        matches!(
+            (self, status),
+            (Expect::Imported, AccountStatus::Imported)
+                | (Expect::NotImported, AccountStatus::NotImported)
+        )
+    }
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AppConfig {
+    /// Every UserID of the app once, in the order first listed across its watch lists.
+    pub fn distinct_user_ids(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.watchlists
+            .iter()
+            .flat_map(|list| list.user_ids.iter())
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The settings of this app's API client.
+    pub fn client_settings(&self) -> tim::ClientSettings {
+        tim::ClientSettings {
+            name: self.name.clone(),
+            endpoint: self.endpoint.clone(),
+            sdkappid: self.sdkappid,
+            admin: self.admin.clone(),
+            key: self.secret_key.clone(),
+            timeout: self.timeout,
+            retries: self.retries,
+            rate_limit: self.rate_limit,
+            usersig_ttl: self.usersig_ttl,
+        }
+    }
+}
+
+/// A valid configuration and what looked wrong in it without being an error.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+/// Why a configuration was refused: every problem found, one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", problems.join("\n"))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    fn one(problem: String) -> Self {
+        ConfigError {
+            problems: vec![problem],
+        }
+    }
+}
+
+/// Where loading looks things up: the folder relative paths resolve against, and the
+/// environment for `secret_key_env`.
+pub struct Sources<'a> {
+    pub base_dir: PathBuf,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Reads and validates the configuration file, its secret files and watch-list files.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::one(format!("cannot read {}: {e}", path.display())))?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let env = |name: &str| std::env::var(name).ok();
+    let raw = raw::parse_yaml(&text).map_err(|e| prefix_problems(ConfigError::one(e), path))?;
+    let has_inline_secret = raw.apps.iter().any(|app| app.secret_key.is_some());
+    let mut loaded = validate::validate(
+        raw,
+        &Sources {
+            base_dir,
+            env: &env,
+        },
+    )
+    .map_err(|e| prefix_problems(e, path))?;
+    if has_inline_secret {
+        loaded.warnings.extend(inline_secret_warning(path));
+    }
+    Ok(loaded)
+}
+
+fn prefix_problems(mut err: ConfigError, path: &Path) -> ConfigError {
+    for problem in &mut err.problems {
+        *problem = format!("{}: {problem}", path.display());
+    }
+    err
+}
+
+/// Validates configuration text. Files named in it are read relative to `sources.base_dir`.
+pub fn from_yaml(text: &str, sources: &Sources<'_>) -> Result<Loaded, ConfigError> {
+    let raw = raw::parse_yaml(text).map_err(ConfigError::one)?;
+    validate::validate(raw, sources)
+}
+
+/// A warning when the file holding an inline `secret_key` can be read by group or others.
+#[cfg(unix)]
+fn inline_secret_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} holds an inline secret_key and is readable by group or others (mode {:o}); \
+             chmod 600 it, or use secret_key_file or secret_key_env",
+            path.display(),
+            mode & 0o777
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn inline_secret_warning(_path: &Path) -> Option<String> {
+    None
+}

@@ -1,0 +1,493 @@
+//! Turns the raw configuration into [`Config`], collecting every problem with its path.
+//!
+//! Reads the secret files and watch-list files the configuration names; checks values
+//! against the limits of the API (100 calls/s, UserIDs of at most 32 bytes).
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use super::raw::{RawApp, RawConfig, RawSettings, RawWatchList};
+use super::{
+    AppConfig, Config, ConfigError, Expect, Loaded, Sources, WatchList, DEFAULT_INTERVAL,
+    DEFAULT_RATE_LIMIT, DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_USERSIG_TTL,
+};
+use crate::tim::{Region, Secret};
+
+/// The longest UserID the service accepts, in bytes.
+pub const MAX_USER_ID_BYTES: usize = 32;
+/// The shortest accepted `usersig_ttl`.
+pub const MIN_USERSIG_TTL: Duration = Duration::from_secs(5 * 60);
+/// The service's own timeout; a shorter client timeout cuts off slow but valid replies.
+const SERVER_TIMEOUT: Duration = Duration::from_secs(3);
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Tencent's documentation advises at most 50 years.
+const MAX_USERSIG_TTL: Duration = Duration::from_secs(50 * 365 * 86_400);
+const MAX_RETRIES: i64 = 10;
+/// account_check allows 100 calls per second per app.
+const MAX_RATE_LIMIT: i64 = 100;
+
+/// Collects problems and warnings while validating.
+#[derive(Default)]
+struct Report {
+    problems: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Report {
+    fn problem(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.problems.push(format!("{path}: {message}"));
+    }
+
+    fn warning(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.warnings.push(format!("{path}: {message}"));
+    }
+}
+
+pub(super) fn validate(raw: RawConfig, sources: &Sources<'_>) -> Result<Loaded, ConfigError> {
+    let mut report = Report::default();
+    let defaults = resolve_settings(&Settings::BUILT_IN, &raw.defaults, "defaults", &mut report);
+    if raw.apps.is_empty() {
+        report.problem("apps", "at least one app is needed");
+    }
+    let mut names = HashSet::new();
+    let mut sdkappids: HashMap<u64, String> = HashMap::new();
+    let mut apps = Vec::with_capacity(raw.apps.len());
+    for (index, raw_app) in raw.apps.iter().enumerate() {
+        let path = format!("apps[{index}]");
+        if !names.insert(raw_app.name.clone()) {
+            report.problem(
+                &format!("{path}.name"),
+                format_args!("app name {:?} is used twice", raw_app.name),
+            );
+        }
+        if let Some(other) = sdkappids.insert(raw_app.sdkappid, raw_app.name.clone()) {
+            report.warning(
+                &format!("{path}.sdkappid"),
+                format_args!(
+                    "SDKAppID {} is also used by app {other:?}; both share its 100 calls/s",
+                    raw_app.sdkappid
+                ),
+            );
+        }
+        let settings = resolve_settings(&defaults, &raw_app.settings(), &path, &mut report);
+        if let Some(app) = validate_app(raw_app, settings, &path, sources, &mut report) {
+            apps.push(app);
+        }
+    }
+    if report.problems.is_empty() {
+        Ok(Loaded {
+            config: Config { apps },
+            warnings: report.warnings,
+        })
+    } else {
+        Err(ConfigError {
+            problems: report.problems,
+        })
+    }
+}
+
+/// The five settings that `defaults` and each app may set.
+#[derive(Clone)]
+struct Settings {
+    interval: Duration,
+    timeout: Duration,
+    retries: u32,
+    rate_limit: NonZeroU32,
+    usersig_ttl: Duration,
+}
+
+impl Settings {
+    const BUILT_IN: Settings = Settings {
+        interval: DEFAULT_INTERVAL,
+        timeout: DEFAULT_TIMEOUT,
+        retries: DEFAULT_RETRIES,
+        rate_limit: NonZeroU32::new(DEFAULT_RATE_LIMIT).expect("the default is not zero"),
+        usersig_ttl: DEFAULT_USERSIG_TTL,
+    };
+}
+
+/// Lays `raw` over `base`; a bad value is reported and the base value kept, so that one
+/// mistake does not cause a cascade of others.
+fn resolve_settings(
+    base: &Settings,
+    raw: &RawSettings,
+    path: &str,
+    report: &mut Report,
+) -> Settings {
+    let mut settings = base.clone();
+    let mut duration = |field: &str, value: &Option<String>, target: &mut Duration| {
+        if let Some(text) = value {
+            match humantime::parse_duration(text.trim()) {
+                Ok(parsed) => *target = parsed,
+                Err(e) => report.problem(
+                    &format!("{path}.{field}"),
+                    format_args!("{text:?} is not a duration ({e}); write e.g. 30s, 5m or 1h"),
+                ),
+            }
+        }
+    };
+    duration("interval", &raw.interval, &mut settings.interval);
+    duration("timeout", &raw.timeout, &mut settings.timeout);
+    duration("usersig_ttl", &raw.usersig_ttl, &mut settings.usersig_ttl);
+    if let Some(retries) = raw.retries {
+        match u32::try_from(retries) {
+            Ok(r) if i64::from(r) <= MAX_RETRIES => settings.retries = r,
+            _ => report.problem(
+                &format!("{path}.retries"),
+                format_args!("{retries} is out of range 0..={MAX_RETRIES}"),
+            ),
+        }
+    }
+    if let Some(rate) = raw.rate_limit {
+        match u32::try_from(rate).ok().and_then(NonZeroU32::new) {
+            Some(r) if i64::from(r.get()) <= MAX_RATE_LIMIT => settings.rate_limit = r,
+            _ => report.problem(
+                &format!("{path}.rate_limit"),
+                format_args!(
+                    "{rate} is out of range 1..={MAX_RATE_LIMIT} (account_check allows 100 calls/s)"
+                ),
+            ),
+        }
+    }
+    settings
+}
+
+fn check_settings(settings: &Settings, path: &str, report: &mut Report) {
+    if settings.interval < MIN_INTERVAL {
+        report.problem(
+            &format!("{path}.interval"),
+            format_args!(
+                "{} is shorter than the minimum of 1s",
+                humantime::format_duration(settings.interval)
+            ),
+        );
+    }
+    if settings.timeout.is_zero() {
+        report.problem(&format!("{path}.timeout"), "must be more than 0s");
+    } else if settings.timeout >= settings.interval {
+        report.problem(
+            &format!("{path}.timeout"),
+            format_args!(
+                "{} must be shorter than the interval ({})",
+                humantime::format_duration(settings.timeout),
+                humantime::format_duration(settings.interval)
+            ),
+        );
+    } else if settings.timeout <= SERVER_TIMEOUT {
+        report.warning(
+            &format!("{path}.timeout"),
+            format_args!(
+                "{} is not longer than the server's own timeout of 3s; slow replies will be cut off",
+                humantime::format_duration(settings.timeout)
+            ),
+        );
+    }
+    if settings.usersig_ttl < MIN_USERSIG_TTL {
+        report.problem(
+            &format!("{path}.usersig_ttl"),
+            format_args!(
+                "{} is shorter than the minimum of 5m",
+                humantime::format_duration(settings.usersig_ttl)
+            ),
+        );
+    } else if settings.usersig_ttl > MAX_USERSIG_TTL {
+        report.problem(
+            &format!("{path}.usersig_ttl"),
+            "is longer than the maximum of 50 years",
+        );
+    }
+}
+
+fn validate_app(
+    raw: &RawApp,
+    settings: Settings,
+    path: &str,
+    sources: &Sources<'_>,
+    report: &mut Report,
+) -> Option<AppConfig> {
+    let before = report.problems.len();
+    check_settings(&settings, path, report);
+    if raw.name.is_empty()
+        || !raw
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        report.problem(
+            &format!("{path}.name"),
+            format_args!("{:?} must be one or more of A-Z a-z 0-9 _ . -", raw.name),
+        );
+    }
+    if raw.sdkappid == 0 {
+        report.problem(&format!("{path}.sdkappid"), "must be a positive number");
+    }
+    let region = raw
+        .region
+        .parse::<Region>()
+        .map_err(|e| report.problem(&format!("{path}.region"), e))
+        .ok();
+    let endpoint = match (&raw.endpoint, region) {
+        (Some(endpoint), _) => check_endpoint(endpoint)
+            .map_err(|e| report.problem(&format!("{path}.endpoint"), e))
+            .ok(),
+        (None, Some(region)) => Some(region.endpoint()),
+        (None, None) => None,
+    };
+    if let Err(e) = check_user_id(&raw.admin) {
+        report.problem(&format!("{path}.admin"), e);
+    }
+    let secret_key = resolve_secret(raw, path, sources, report);
+    if raw.watchlists.is_empty() {
+        report.problem(
+            &format!("{path}.watchlists"),
+            "at least one watch list is needed",
+        );
+    }
+    let mut list_names = HashSet::new();
+    let mut watchlists = Vec::with_capacity(raw.watchlists.len());
+    for (index, raw_list) in raw.watchlists.iter().enumerate() {
+        let list_path = format!("{path}.watchlists[{index}]");
+        if !list_names.insert(raw_list.name.as_str()) {
+            report.problem(
+                &format!("{list_path}.name"),
+                format_args!(
+                    "watch list name {:?} is used twice in this app",
+                    raw_list.name
+                ),
+            );
+        }
+        if let Some(list) = validate_watchlist(raw_list, &list_path, sources, report) {
+            watchlists.push(list);
+        }
+    }
+    warn_conflicting_expectations(&watchlists, path, report);
+    if report.problems.len() > before {
+        return None;
+    }
+    Some(AppConfig {
+        name: raw.name.clone(),
+        sdkappid: raw.sdkappid,
+        region: region?,
+        endpoint: endpoint?,
+        admin: raw.admin.clone(),
+        secret_key: secret_key?,
+        interval: settings.interval,
+        timeout: settings.timeout,
+        retries: settings.retries,
+        rate_limit: settings.rate_limit,
+        usersig_ttl: settings.usersig_ttl,
+        watchlists,
+    })
+}
+
+/// `https://host[:port][/prefix]`, or `http://` to a loopback host; returned without a
+/// trailing `/`.
+fn check_endpoint(endpoint: &str) -> Result<String, String> {
+    let url =
+        reqwest::Url::parse(endpoint).map_err(|e| format!("{endpoint:?} is not a URL ({e})"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(format!("{endpoint:?} has no host")),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(format!(
+                "{endpoint:?} must use https:// (http:// is allowed only for loopback hosts)"
+            ))
+        }
+        other => {
+            return Err(format!(
+                "{endpoint:?} has scheme {other}:, expected https://"
+            ))
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!(
+            "{endpoint:?} must be a base URL without user, query or fragment"
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A UserID is 1 to 32 bytes with no surrounding whitespace.
+fn check_user_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("UserID is empty".to_owned());
+    }
+    if id.len() > MAX_USER_ID_BYTES {
+        return Err(format!(
+            "UserID is {} bytes, the limit is {MAX_USER_ID_BYTES}",
+            id.len()
+        ));
+    }
+    if id.trim() != id {
+        return Err(format!("UserID {id:?} has surrounding whitespace"));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(format!("UserID {id:?} contains a control character"));
+    }
+    Ok(())
+}
+
+fn resolve_secret(
+    raw: &RawApp,
+    path: &str,
+    sources: &Sources<'_>,
+    report: &mut Report,
+) -> Option<Secret> {
+    let given = [
+        raw.secret_key_file.is_some(),
+        raw.secret_key_env.is_some(),
+        raw.secret_key.is_some(),
+    ]
+    .iter()
+    .filter(|given| **given)
+    .count();
+    if given != 1 {
+        report.problem(
+            path,
+            format_args!(
+                "exactly one of secret_key_file, secret_key_env and secret_key is needed, {given} given"
+            ),
+        );
+        return None;
+    }
+    let (field, value) = if let Some(file) = &raw.secret_key_file {
+        let full = sources.base_dir.join(file);
+        match std::fs::read_to_string(&full) {
+            Ok(text) => ("secret_key_file", text.trim().to_owned()),
+            Err(e) => {
+                report.problem(
+                    &format!("{path}.secret_key_file"),
+                    format_args!("cannot read {}: {e}", full.display()),
+                );
+                return None;
+            }
+        }
+    } else if let Some(name) = &raw.secret_key_env {
+        match (sources.env)(name) {
+            Some(value) => ("secret_key_env", value.trim().to_owned()),
+            None => {
+                report.problem(
+                    &format!("{path}.secret_key_env"),
+                    format_args!("environment variable {name} is not set"),
+                );
+                return None;
+            }
+        }
+    } else {
+        let inline = raw.secret_key.as_deref().unwrap_or_default();
+        ("secret_key", inline.trim().to_owned())
+    };
+    if value.is_empty() {
+        report.problem(&format!("{path}.{field}"), "the secret key is empty");
+        return None;
+    }
+    Some(Secret::new(value))
+}
+
+fn validate_watchlist(
+    raw: &RawWatchList,
+    path: &str,
+    sources: &Sources<'_>,
+    report: &mut Report,
+) -> Option<WatchList> {
+    let before = report.problems.len();
+    if raw.name.is_empty() {
+        report.problem(&format!("{path}.name"), "must not be empty");
+    }
+    let expect = match raw.expect.as_deref() {
+        None | Some("imported") => Expect::Imported,
+        Some("not_imported") => Expect::NotImported,
+        Some(other) => {
+            report.problem(
+                &format!("{path}.expect"),
+                format_args!("{other:?} is not one of imported, not_imported"),
+            );
+            Expect::Imported
+        }
+    };
+    let mut user_ids = Vec::with_capacity(raw.user_ids.len());
+    let mut seen = HashSet::new();
+    let mut add = |id: String, where_: String, report: &mut Report| match check_user_id(&id) {
+        Err(e) => report.problem(&where_, e),
+        Ok(()) if !seen.insert(id.clone()) => {
+            report.warning(
+                &where_,
+                format_args!("UserID {id:?} is listed twice in this watch list"),
+            );
+        }
+        Ok(()) => user_ids.push(id),
+    };
+    for (index, id) in raw.user_ids.iter().enumerate() {
+        add(id.clone(), format!("{path}.user_ids[{index}]"), report);
+    }
+    if let Some(file) = &raw.user_ids_file {
+        let full = sources.base_dir.join(file);
+        match std::fs::read_to_string(&full) {
+            Ok(text) => {
+                for (line_no, id) in user_ids_in_file(&text) {
+                    add(
+                        id.to_owned(),
+                        format!("{path}.user_ids_file ({file}) line {line_no}"),
+                        report,
+                    );
+                }
+            }
+            Err(e) => report.problem(
+                &format!("{path}.user_ids_file"),
+                format_args!("cannot read {}: {e}", full.display()),
+            ),
+        }
+    }
+    if user_ids.is_empty() && report.problems.len() == before {
+        report.problem(
+            path,
+            "the watch list has no UserIDs (user_ids and user_ids_file are empty)",
+        );
+    }
+    (report.problems.len() == before).then(|| WatchList {
+        name: raw.name.clone(),
+        expect,
+        user_ids,
+    })
+}
+
+/// The UserIDs of a watch-list file with their 1-based line numbers: one per line,
+/// surrounding whitespace trimmed, blank lines and `#` comments skipped.
+pub(crate) fn user_ids_in_file(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+}
+
+/// An account in two lists of one app with opposite expectations always drifts in one.
+fn warn_conflicting_expectations(lists: &[WatchList], path: &str, report: &mut Report) {
+    let mut expected: HashMap<&str, (Expect, &str)> = HashMap::new();
+    for list in lists {
+        for id in &list.user_ids {
+            match expected.get(id.as_str()) {
+                Some((expect, other)) if *expect != list.expect => report.warning(
+                    path,
+                    format_args!(
+                        "UserID {id:?} is expected {} in watch list {other:?} but {} in {:?}; one of them always drifts",
+                        expect, list.expect, list.name
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    expected.insert(id, (list.expect, &list.name));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

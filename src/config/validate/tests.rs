@@ -1,0 +1,233 @@
+//! Table tests of configuration validation: each bad config and the message it gets.
+
+use std::path::PathBuf;
+
+use super::super::{from_yaml, ConfigError, Expect, Loaded, Sources};
+
+fn env(name: &str) -> Option<String> {
+    (name == "TIM_TEST_KEY").then(|| "key-from-env".to_owned())
+}
+
+fn load_in(dir: PathBuf, yaml: &str) -> Result<Loaded, ConfigError> {
+    from_yaml(
+        yaml,
+        &Sources {
+            base_dir: dir,
+            env: &env,
+        },
+    )
+}
+
+fn load(yaml: &str) -> Result<Loaded, ConfigError> {
+    load_in(PathBuf::from("/nonexistent"), yaml)
+}
+
+/// A valid app, with `extra` lines added to it and `lists` as its watch lists.
+fn app(extra: &str, lists: &str) -> String {
+    format!(
+        "apps:\n  - name: prod-sg\n    sdkappid: 1400000000\n    region: singapore\n    admin: administrator\n    secret_key: k\n{extra}    watchlists:\n{lists}"
+    )
+}
+
+const LIST: &str = "      - name: vip\n        user_ids: [ops_bot, support_01]\n";
+
+#[test]
+fn a_minimal_config_gets_the_defaults() {
+    let loaded = load(&app("", LIST)).unwrap();
+    let app = &loaded.config.apps[0];
+    assert_eq!(app.endpoint, "https://adminapisgp.im.qcloud.com");
+    assert_eq!(app.interval.as_secs(), 60);
+    assert_eq!(app.timeout.as_secs(), 5);
+    assert_eq!(app.retries, 2);
+    assert_eq!(app.rate_limit.get(), 50);
+    assert_eq!(app.usersig_ttl.as_secs(), 86_400);
+    assert_eq!(app.watchlists[0].expect, Expect::Imported);
+    assert_eq!(app.watchlists[0].user_ids, ["ops_bot", "support_01"]);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn defaults_and_app_overrides_layer() {
+    let yaml = format!(
+        "defaults:\n  interval: 2m\n  retries: 5\n  rate_limit: 80\n{}",
+        app("    interval: 30s\n    usersig_ttl: 1h\n", LIST)
+    );
+    let app = &load(&yaml).unwrap().config.apps[0];
+    assert_eq!(app.interval.as_secs(), 30);
+    assert_eq!(app.retries, 5);
+    assert_eq!(app.rate_limit.get(), 80);
+    assert_eq!(app.usersig_ttl.as_secs(), 3600);
+}
+
+#[test]
+fn bad_configs_and_their_messages() {
+    let long_id = "x".repeat(40);
+    let cases: Vec<(String, &str)> = vec![
+        ("".into(), "the configuration is empty"),
+        ("apps: []\n".into(), "apps: at least one app is needed"),
+        ("apps:\n  - name: a\n    colour: red\n".into(), "unknown field `colour`"),
+        ("defaults:\n  intervall: 1m\napps: []\n".into(), "unknown field `intervall`"),
+        ("apps: [\n".into(), "line 2 column 1"),
+        (app("", &format!("      - name: vip\n        user_ids: [ok, {long_id}]\n")),
+            "apps[0].watchlists[0].user_ids[1]: UserID is 40 bytes, the limit is 32"),
+        (app("", "      - name: vip\n        user_ids: [' padded']\n"),
+            "apps[0].watchlists[0].user_ids[0]: UserID \" padded\" has surrounding whitespace"),
+        (app("", "      - name: vip\n        user_ids: ['']\n"), "apps[0].watchlists[0].user_ids[0]: UserID is empty"),
+        (app("", "      - name: vip\n        user_ids: []\n"), "apps[0].watchlists[0]: the watch list has no UserIDs"),
+        (app("", "      - name: vip\n        expect: present\n        user_ids: [a]\n"),
+            "apps[0].watchlists[0].expect: \"present\" is not one of imported, not_imported"),
+        (app("", &format!("{LIST}{LIST}")), "apps[0].watchlists[1].name: watch list name \"vip\" is used twice"),
+        (app("", ""), "apps[0].watchlists: at least one watch list is needed"),
+        (app("    interval: soon\n", LIST), "apps[0].interval: \"soon\" is not a duration"),
+        (app("    interval: 500ms\n    timeout: 100ms\n", LIST), "apps[0].interval: 500ms is shorter than the minimum of 1s"),
+        (app("    interval: 5s\n    timeout: 5s\n", LIST), "apps[0].timeout: 5s must be shorter than the interval (5s)"),
+        (app("    timeout: 0s\n", LIST), "apps[0].timeout: must be more than 0s"),
+        (app("    retries: 11\n", LIST), "apps[0].retries: 11 is out of range 0..=10"),
+        (app("    retries: -1\n", LIST), "apps[0].retries: -1 is out of range 0..=10"),
+        (app("    rate_limit: 0\n", LIST), "apps[0].rate_limit: 0 is out of range 1..=100"),
+        (app("    rate_limit: 101\n", LIST), "apps[0].rate_limit: 101 is out of range 1..=100"),
+        (app("    usersig_ttl: 4m\n", LIST), "apps[0].usersig_ttl: 4m is shorter than the minimum of 5m"),
+        (format!("defaults:\n  rate_limit: 200\n{}", app("", LIST)), "defaults.rate_limit: 200 is out of range"),
+        (app("", LIST).replace("singapore", "mumbai"), "apps[0].region: unknown region \"mumbai\""),
+        (app("", LIST).replace("name: prod-sg", "name: prod sg"), "apps[0].name: \"prod sg\" must be one or more of"),
+        (app("", LIST).replace("sdkappid: 1400000000", "sdkappid: 0"), "apps[0].sdkappid: must be a positive number"),
+        (app("", LIST).replace("sdkappid: 1400000000", "sdkappid: -5"), "apps[0].sdkappid: invalid type: integer `-5`, expected u64 at line 3"),
+        (app("", LIST).replace("admin: administrator", "admin: ''"), "apps[0].admin: UserID is empty"),
+        (app("    endpoint: http://adminapisgp.im.qcloud.com\n", LIST),
+            "apps[0].endpoint: \"http://adminapisgp.im.qcloud.com\" must use https://"),
+        (app("    endpoint: ftp://127.0.0.1\n", LIST), "has scheme ftp:, expected https://"),
+        (app("    endpoint: https://h/?a=b\n", LIST), "must be a base URL without user, query or fragment"),
+        (app("    endpoint: not a url\n", LIST), "apps[0].endpoint: \"not a url\" is not a URL"),
+        (app("    secret_key_env: TIM_TEST_KEY\n", LIST),
+            "apps[0]: exactly one of secret_key_file, secret_key_env and secret_key is needed, 2 given"),
+        (app("", LIST).replace("    secret_key: k\n", ""), "exactly one of secret_key_file, secret_key_env and secret_key is needed, 0 given"),
+        (app("", LIST).replace("secret_key: k", "secret_key_env: TIM_UNSET_KEY"),
+            "apps[0].secret_key_env: environment variable TIM_UNSET_KEY is not set"),
+        (app("", LIST).replace("secret_key: k", "secret_key: '  '"), "apps[0].secret_key: the secret key is empty"),
+        (app("", LIST).replace("secret_key: k", "secret_key_file: missing.key"),
+            "apps[0].secret_key_file: cannot read /nonexistent/missing.key"),
+        (app("", "      - name: vip\n        user_ids_file: ids.txt\n"),
+            "apps[0].watchlists[0].user_ids_file: cannot read /nonexistent/ids.txt"),
+        (format!("{}{}", app("", LIST), &app("", LIST)["apps:\n".len()..]), "apps[1].name: app name \"prod-sg\" is used twice"),
+    ];
+    for (yaml, expected) in cases {
+        let err = load(&yaml).expect_err(&yaml);
+        assert!(
+            err.problems.iter().any(|p| p.contains(expected)),
+            "config:\n{yaml}\nexpected a problem containing {expected:?}, got {:?}",
+            err.problems
+        );
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let yaml = app(
+        "    retries: 99\n    rate_limit: 0\n",
+        "      - name: vip\n        user_ids: ['', ok, ' x']\n",
+    )
+    .replace("singapore", "atlantis");
+    let err = load(&yaml).unwrap_err();
+    assert_eq!(err.problems.len(), 5, "{:?}", err.problems);
+}
+
+#[test]
+fn files_resolve_against_the_config_folder() {
+    let dir = std::env::temp_dir().join(format!("tim-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    std::fs::write(dir.join("keys/app.key"), "file-secret\n").unwrap();
+    std::fs::write(
+        dir.join("vip.txt"),
+        "# on-call bots\nops_bot\n\n  support_02  \r\nsupport_01\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("empty.key"), "\n").unwrap();
+    let yaml = app(
+        "",
+        "      - name: vip\n        user_ids: [support_01]\n        user_ids_file: vip.txt\n",
+    )
+    .replace("secret_key: k", "secret_key_file: keys/app.key");
+    let loaded = load_in(dir.clone(), &yaml).unwrap();
+    let app = &loaded.config.apps[0];
+    assert_eq!(app.secret_key.expose(), "file-secret");
+    assert_eq!(
+        app.watchlists[0].user_ids,
+        ["support_01", "ops_bot", "support_02"]
+    );
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(loaded.warnings[0]
+        .contains("user_ids_file (vip.txt) line 5: UserID \"support_01\" is listed twice"));
+
+    let err = load_in(dir.clone(), &yaml.replace("keys/app.key", "empty.key")).unwrap_err();
+    assert_eq!(
+        err.problems,
+        ["apps[0].secret_key_file: the secret key is empty"]
+    );
+
+    std::fs::write(dir.join("bad.txt"), format!("ok\n{}\n", "y".repeat(33))).unwrap();
+    let err = load_in(dir.clone(), &yaml.replace("vip.txt", "bad.txt")).unwrap_err();
+    assert_eq!(
+        err.problems,
+        ["apps[0].watchlists[0].user_ids_file (bad.txt) line 2: UserID is 33 bytes, the limit is 32"]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn secrets_from_the_environment_and_never_in_debug() {
+    let yaml = app("", LIST).replace("secret_key: k", "secret_key_env: TIM_TEST_KEY");
+    let loaded = load(&yaml).unwrap();
+    assert_eq!(loaded.config.apps[0].secret_key.expose(), "key-from-env");
+    assert!(!format!("{:?}", loaded.config).contains("key-from-env"));
+}
+
+#[test]
+fn warnings_do_not_stop_loading() {
+    let yaml = format!(
+        "{}      - name: removed\n        expect: not_imported\n        user_ids: [ops_bot, banned]\n",
+        app("    timeout: 2s\n", "      - name: vip\n        user_ids: [ops_bot, ops_bot]\n")
+    );
+    let loaded = load(&yaml).unwrap();
+    let warnings = loaded.warnings.join("\n");
+    assert!(
+        warnings.contains("apps[0].timeout: 2s is not longer than the server's own timeout"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("apps[0].watchlists[0].user_ids[1]: UserID \"ops_bot\" is listed twice"),
+        "{warnings}"
+    );
+    assert!(
+        warnings
+            .contains("expected imported in watch list \"vip\" but not_imported in \"removed\""),
+        "{warnings}"
+    );
+    let app = &loaded.config.apps[0];
+    assert_eq!(app.distinct_user_ids(), ["ops_bot", "banned"]);
+}
+
+#[test]
+fn loopback_endpoints_may_use_http() {
+    for (endpoint, expected) in [
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+        ("http://127.9.9.9:1", "http://127.9.9.9:1"),
+        ("http://[::1]:9000", "http://[::1]:9000"),
+        (
+            "http://localhost:9000/prefix/",
+            "http://localhost:9000/prefix",
+        ),
+        ("https://proxy.example.com", "https://proxy.example.com"),
+    ] {
+        let yaml = app(&format!("    endpoint: {endpoint}\n"), LIST);
+        assert_eq!(load(&yaml).unwrap().config.apps[0].endpoint, expected);
+    }
+}
+
+#[test]
+fn numeric_looking_user_ids_are_strings() {
+    let yaml = app("", "      - name: vip\n        user_ids: [10001, 007]\n");
+    assert_eq!(
+        load(&yaml).unwrap().config.apps[0].watchlists[0].user_ids,
+        ["10001", "007"]
+    );
+}
