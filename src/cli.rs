@@ -1,0 +1,150 @@
+//! The command line: flags in the Prometheus style, and what each mode does.
+//!
+//! `--config.check` validates, `--once` checks every app once and prints the result,
+//! `--demo` swaps the configuration for the built-in demo against the simulator.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use crate::config::{self, Config};
+use crate::output::{self, EXIT_USAGE};
+use crate::report::Summary;
+use crate::telemetry::{self, LogFormat, LogLevel};
+use crate::{cycle, demo};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tim-account-exporter",
+    version,
+    about = "Watches critical accounts of Tencent Cloud IM apps and reports drift"
+)]
+pub struct Args {
+    /// The configuration file.
+    #[arg(
+        long = "config.file",
+        value_name = "PATH",
+        default_value = "config.yaml"
+    )]
+    pub config_file: PathBuf,
+    /// Validate the configuration (secret sources and watch-list files included), then exit:
+    /// 0 when valid, 2 when not.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+    /// Check every app once, print the result and exit: 0 all as expected, 1 drift,
+    /// 3 no drift but unknown accounts, 2 configuration or usage error.
+    #[arg(long)]
+    pub once: bool,
+    /// The format of the `--once` result.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Use the built-in demo configuration against a simulator on loopback.
+    #[arg(long)]
+    pub demo: bool,
+    /// Only log messages at or above this level.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+    /// The format of log lines on standard error.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// Parses the command line and runs; the process's exit code.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    telemetry::init(args.log_level, args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    ExitCode::from(runtime.block_on(run(args)))
+}
+
+/// Runs the mode the arguments ask for and returns the exit code.
+pub async fn run(args: Args) -> u8 {
+    if !args.once && !args.config_check {
+        eprintln!(
+            "nothing to do: pass --once to check every app once, or --config.check to validate \
+             the configuration (the long-running daemon is not part of this version)"
+        );
+        return EXIT_USAGE;
+    }
+    // The demo's simulator must outlive the check, so it is held here.
+    let (config, _demo) = if args.demo {
+        match demo::start().await {
+            Ok(demo) => (demo.config.clone(), Some(demo)),
+            Err(e) => {
+                eprintln!("{e}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        match load(&args) {
+            Some(config) => (config, None),
+            None => return EXIT_USAGE,
+        }
+    };
+    if args.config_check {
+        let accounts: usize = config
+            .apps
+            .iter()
+            .map(|a| a.distinct_user_ids().len())
+            .sum();
+        let lists: usize = config.apps.iter().map(|a| a.watchlists.len()).sum();
+        println!(
+            "configuration is valid: {} apps, {lists} watch lists, {accounts} distinct accounts",
+            config.apps.len()
+        );
+        return output::EXIT_OK;
+    }
+    let reports = match cycle::check_all(&config).await {
+        Ok(reports) => reports,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    print!(
+        "{}",
+        match args.output {
+            OutputFormat::Table => output::render_table(&reports),
+            OutputFormat::Json => output::render_json(&reports),
+        }
+    );
+    output::exit_code(Summary::of(&reports))
+}
+
+/// Loads the configuration, printing its problems (or its warnings) to standard error.
+fn load(args: &Args) -> Option<Config> {
+    match config::load(&args.config_file) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                tracing::warn!(warning = %warning, "configuration warning");
+                if args.config_check {
+                    eprintln!("warning: {warning}");
+                }
+            }
+            Some(loaded.config)
+        }
+        Err(err) => {
+            for problem in &err.problems {
+                eprintln!("{problem}");
+            }
+            tracing::error!(problems = err.problems.len(), "configuration is invalid");
+            None
+        }
+    }
+}
