@@ -282,10 +282,10 @@ mod tests {
         assert_eq!(max_in_window(&[], second), 0);
         assert_eq!(max_in_window(&[at(0), at(999)], second), 2);
         assert_eq!(max_in_window(&[at(0), at(1000)], second), 1);
-        assert_eq!(
-            max_in_window(&[at(0), at(10), at(1005), at(1009), at(1500)], second),
-            4
-        );
+        let spread = [at(0), at(10), at(1005), at(1009), at(1500)];
+        assert_eq!(max_in_window(&spread, second), 3);
+        let bunched = [at(0), at(10), at(20), at(999), at(1500)];
+        assert_eq!(max_in_window(&bunched, second), 4);
     }
 
     #[test]

@@ -327,10 +327,11 @@ impl Client {
                         Some(Instant::now() + LOCKOUT_AFTER_70050);
                     return Err(give_up(Some(err), "no calls for this app for 60s"));
                 }
-                RetryClass::Never => return Err(give_up(Some(err), "not retryable")),
+                RetryClass::Never => return Err(give_up(Some(err), "not retried")),
                 _ => {
-                    let attempts = attempts.len();
-                    return Err(give_up(Some(err), &format!("after {attempts} attempts")));
+                    let plural = if attempts.len() == 1 { "" } else { "s" };
+                    let why = format!("gave up after {} attempt{plural}", attempts.len());
+                    return Err(give_up(Some(err), &why));
                 }
             }
             last_error = Some(err);

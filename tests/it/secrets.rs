@@ -1,0 +1,77 @@
+use tim_account_exporter::sim::{Fault, SimOptions, Simulator};
+
+use crate::support::*;
+
+fn assert_no_secret(haystack: &str, secrets: &[String], what: &str) {
+    for secret in secrets {
+        assert!(!haystack.contains(secret.as_str()), "{what} contains the secret {secret:?}");
+    }
+}
+
+/// Runs `--once` at trace level, in both log formats, through every kind of failure, and
+/// looks for the key and every UserSig the simulator received in everything printed.
+#[tokio::test]
+async fn no_secret_in_logs_or_output_at_trace_level() {
+    let sim = Simulator::start(SimOptions {
+        hang: std::time::Duration::from_secs(30),
+        ..sim_options()
+    })
+    .await
+    .unwrap();
+    let yaml = app_yaml(
+        &sim.endpoint(),
+        "    interval: 4s\n    timeout: 1s\n    retries: 3\n",
+        &list_yaml("vip", "imported", &ids("u", 150)),
+    );
+    let (_dir, path) = write_config(&yaml);
+    let mut printed = String::new();
+    for format in ["logfmt", "json"] {
+        for output in ["table", "json"] {
+            sim.push_faults(
+                SDKAPPID,
+                [Fault::Code(70001), Fault::Http502, Fault::Timeout, Fault::NotJson, Fault::Code(70403)],
+            );
+            let out = run_exporter(vec![
+                "--config.file".into(),
+                path.display().to_string(),
+                "--once".into(),
+                "--log.level".into(),
+                "trace".into(),
+                "--log.format".into(),
+                format.into(),
+                "--output".into(),
+                output.into(),
+            ])
+            .await;
+            printed.push_str(&String::from_utf8_lossy(&out.stdout));
+            printed.push_str(&String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    let mut secrets = sim.usersigs_seen();
+    assert!(secrets.len() >= 1, "the simulator saw UserSigs");
+    secrets.push(KEY.to_owned());
+    assert_no_secret(&printed, &secrets, "the output of --once at trace level");
+    // The trace logs did run, and show the request URL with the UserSig redacted.
+    assert!(printed.contains("usersig=<redacted>"), "trace logs show the redacted URL");
+    assert!(printed.contains("account_check attempt failed"));
+}
+
+#[tokio::test]
+async fn no_secret_in_config_check_errors_or_debug_output() {
+    let sim = Simulator::start(sim_options()).await.unwrap();
+    let yaml = app_yaml(&sim.endpoint(), "    retries: 99\n", &list_yaml("vip", "imported", &["a".into()]));
+    let (_dir, path) = write_config(&yaml);
+    let out = run_exporter(vec!["--config.file".into(), path.display().to_string(), "--config.check".into()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_no_secret(&printed, &[KEY.to_owned()], "--config.check");
+
+    let app = simple_app(&sim, "", &["a".into()]);
+    let client = client(&app);
+    let report = tim_account_exporter::cycle::run(&app, &client).await;
+    let debug = format!("{app:?} {:?} {client:?} {report:?}", app.client_settings());
+    let mut secrets = sim.usersigs_seen();
+    secrets.push(KEY.to_owned());
+    assert_no_secret(&debug, &secrets, "Debug output");
+    assert!(debug.contains("<redacted>"));
+}
