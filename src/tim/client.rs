@@ -140,6 +140,8 @@ impl Client {
             .pool_idle_timeout(Duration::from_secs(90))
             // A redirect would carry the UserSig to another host.
             .redirect(reqwest::redirect::Policy::none())
+            // Every attempt must pass the pacer and be counted, so reqwest retries nothing.
+            .retry(reqwest::retry::never())
             .build()
             .map_err(|e| ClientError::Http(e.without_url().to_string()))?;
         let period = Duration::from_secs(1)

@@ -48,7 +48,7 @@ async fn no_secret_in_logs_or_output_at_trace_level() {
         }
     }
     let mut secrets = sim.usersigs_seen();
-    assert!(secrets.len() >= 1, "the simulator saw UserSigs");
+    assert!(!secrets.is_empty(), "the simulator saw UserSigs");
     secrets.push(KEY.to_owned());
     assert_no_secret(&printed, &secrets, "the output of --once at trace level");
     // The trace logs did run, and show the request URL with the UserSig redacted.
