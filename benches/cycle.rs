@@ -18,7 +18,13 @@ const KEY: &str = "bench-key-0123456789abcdef";
 async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut sim = Command::new(env!("CARGO_BIN_EXE_tim-im-sim"))
-        .args(["--listen", "127.0.0.1:0", "--latency", "50ms", "--rate-limit"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--latency",
+            "50ms",
+            "--rate-limit",
+        ])
         .arg(RATE_LIMIT.to_string())
         .arg("--app")
         .arg(format!("{SDKAPPID}:administrator:{KEY}"))
@@ -27,7 +33,10 @@ async fn main() {
         .expect("tim-im-sim starts");
     let mut lines = BufReader::new(sim.stderr.take().expect("stderr")).lines();
     let addr = loop {
-        let line = lines.next().expect("simulator logs its address").expect("utf-8");
+        let line = lines
+            .next()
+            .expect("simulator logs its address")
+            .expect("utf-8");
         if let Some(rest) = line.split("address=").nth(1) {
             break rest.split_whitespace().next().expect("address").to_owned();
         }
@@ -47,14 +56,24 @@ async fn main() {
     let mut calls = 0;
     for run in 0..RUNS {
         let out = Command::new(env!("CARGO_BIN_EXE_tim-account-exporter"))
-            .args(["--once", "--output", "json", "--log.level", "warn", "--config.file"])
+            .args([
+                "--once",
+                "--output",
+                "json",
+                "--log.level",
+                "warn",
+                "--config.file",
+            ])
             .arg(&config)
             .env("BENCH_KEY", KEY)
             .output()
             .expect("exporter runs");
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
         let app = &json["apps"][0];
-        assert_eq!(json["summary"]["unknown"], 0, "run {run}: every account known");
+        assert_eq!(
+            json["summary"]["unknown"], 0,
+            "run {run}: every account known"
+        );
         calls = app["calls"].as_u64().expect("calls") as usize;
         durations.push(app["duration_seconds"].as_f64().expect("duration"));
         // Runs are apart by more than a second, so one window never spans two runs.
@@ -77,13 +96,19 @@ async fn main() {
     println!("accounts                      {ACCOUNTS}");
     println!("calls per cycle               {calls}");
     println!("rate_limit                    {RATE_LIMIT}/s");
-    println!("bound (calls / rate_limit)    {bound:.3} s (target: within 5%, {:.3} s)", bound * 1.05);
+    println!(
+        "bound (calls / rate_limit)    {bound:.3} s (target: within 5%, {:.3} s)",
+        bound * 1.05
+    );
     println!(
         "cycle duration over {RUNS} runs   median {median:.3} s, min {:.3} s, max {:.3} s",
         durations[0],
         durations[durations.len() - 1]
     );
-    println!("median vs bound               {:+.1}%", (median / bound - 1.0) * 100.0);
+    println!(
+        "median vs bound               {:+.1}%",
+        (median / bound - 1.0) * 100.0
+    );
     println!(
         "most calls the simulator saw in one second: {} (limit {RATE_LIMIT}); rate-limit replies (60007): {}",
         stats["max_requests_in_one_second"],

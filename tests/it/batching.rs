@@ -40,12 +40,22 @@ async fn a_user_in_several_lists_is_checked_once_and_reported_in_each() {
     assert_eq!(sim.stats(SDKAPPID).requests, 2);
     assert_eq!(sim.stats(SDKAPPID).items, 111);
     assert_eq!(report.accounts.len(), 81 + 32);
-    let shared: Vec<_> = report.accounts.iter().filter(|a| a.user_id == "shared").collect();
+    let shared: Vec<_> = report
+        .accounts
+        .iter()
+        .filter(|a| a.user_id == "shared")
+        .collect();
     assert_eq!(shared.len(), 2);
     assert!(shared.iter().all(|a| a.status == Status::NotImported));
     assert!(shared.iter().any(|a| a.watchlist == "vip" && a.drift()));
-    assert!(shared.iter().any(|a| a.watchlist == "removed" && !a.drift()));
-    let vip1: Vec<_> = report.accounts.iter().filter(|a| a.user_id == "vip_00001").collect();
+    assert!(shared
+        .iter()
+        .any(|a| a.watchlist == "removed" && !a.drift()));
+    let vip1: Vec<_> = report
+        .accounts
+        .iter()
+        .filter(|a| a.user_id == "vip_00001")
+        .collect();
     assert_eq!(vip1.len(), 2);
     assert!(vip1.iter().any(|a| a.watchlist == "removed" && a.drift()));
 }
@@ -59,7 +69,11 @@ async fn statuses_are_mapped_per_user() {
     }
     let report = run_cycle(&simple_app(&sim, "", &users)).await;
     for (i, id) in users.iter().enumerate() {
-        let expected = if i % 3 == 0 { Status::NotImported } else { Status::Imported };
+        let expected = if i % 3 == 0 {
+            Status::NotImported
+        } else {
+            Status::Imported
+        };
         assert_eq!(status_of(&report, id), expected, "{id}");
     }
 }

@@ -16,15 +16,24 @@ fn args(config: &Path, extra: &[&str]) -> Vec<String> {
 
 #[tokio::test]
 async fn config_check_accepts_a_valid_config() {
-    let (_dir, path) = write_config(&app_yaml("https://adminapisgp.im.qcloud.com", "", &list_yaml("vip", "imported", &ids("u", 5))));
+    let (_dir, path) = write_config(&app_yaml(
+        "https://adminapisgp.im.qcloud.com",
+        "",
+        &list_yaml("vip", "imported", &ids("u", 5)),
+    ));
     let out = run_exporter(args(&path, &["--config.check"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("configuration is valid: 1 apps, 1 watch lists, 5 distinct accounts"));
+    assert!(text(&out.stdout)
+        .contains("configuration is valid: 1 apps, 1 watch lists, 5 distinct accounts"));
 }
 
 #[tokio::test]
 async fn config_check_lists_every_problem_and_exits_2() {
-    let yaml = app_yaml("http://example.com", "    retries: 12\n", &list_yaml("vip", "imported", &["'  spaced'".into()]));
+    let yaml = app_yaml(
+        "http://example.com",
+        "    retries: 12\n",
+        &list_yaml("vip", "imported", &["'  spaced'".into()]),
+    );
     let (_dir, path) = write_config(&yaml);
     let out = run_exporter(args(&path, &["--config.check"])).await;
     assert_eq!(out.status.code(), Some(2));
@@ -34,19 +43,31 @@ async fn config_check_lists_every_problem_and_exits_2() {
         "apps[0].endpoint: \"http://example.com\" must use https://",
         "apps[0].watchlists[0].user_ids[0]: UserID \"  spaced\" has surrounding whitespace",
     ] {
-        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
     }
     assert!(stderr.contains(&path.display().to_string()));
 }
 
 #[tokio::test]
 async fn a_missing_config_file_is_a_usage_error() {
-    let out = run_exporter(vec!["--config.file".into(), "/nonexistent/config.yaml".into(), "--once".into()]).await;
+    let out = run_exporter(vec![
+        "--config.file".into(),
+        "/nonexistent/config.yaml".into(),
+        "--once".into(),
+    ])
+    .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot read /nonexistent/config.yaml"));
     let out = run_exporter(vec!["--no-such-flag".into()]).await;
     assert_eq!(out.status.code(), Some(2));
-    let out = run_exporter(vec!["--config.file".into(), "/nonexistent/config.yaml".into()]).await;
+    let out = run_exporter(vec![
+        "--config.file".into(),
+        "/nonexistent/config.yaml".into(),
+    ])
+    .await;
     assert_eq!(out.status.code(), Some(2), "no mode chosen");
 }
 
@@ -59,7 +80,11 @@ async fn the_example_config_is_valid() {
     set_private(&copy);
     std::fs::create_dir_all(dir.path().join("keys")).unwrap();
     std::fs::write(dir.path().join("keys/prod-sg.key"), "example-key\n").unwrap();
-    std::fs::write(dir.path().join("support-agents.txt"), "# agents\nsupport_01\nsupport_02\n").unwrap();
+    std::fs::write(
+        dir.path().join("support-agents.txt"),
+        "# agents\nsupport_01\nsupport_02\n",
+    )
+    .unwrap();
     let out = tokio::task::spawn_blocking(move || {
         exporter()
             .args(["--config.check", "--config.file"])
@@ -89,7 +114,13 @@ async fn once_exit_codes() {
     let (_dir, path) = write_config(&yaml);
     sim.set_account(SDKAPPID, "mallory", SimAccount::NotImported);
     let out = run_exporter(args(&path, &["--once"])).await;
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     assert!(text(&out.stdout).contains("3 accounts: 0 drift, 0 unknown"));
 
     sim.push_faults(SDKAPPID, [Fault::ItemError]);
@@ -102,8 +133,14 @@ async fn once_exit_codes() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     let stdout = text(&out.stdout);
     let first_row = stdout.lines().nth(1).unwrap();
-    assert!(first_row.contains("bob") && first_row.contains("DRIFT"), "{stdout}");
-    assert!(stdout.lines().nth(2).unwrap().contains("unknown"), "{stdout}");
+    assert!(
+        first_row.contains("bob") && first_row.contains("DRIFT"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().nth(2).unwrap().contains("unknown"),
+        "{stdout}"
+    );
 
     // The whole API down: unknown, never drift.
     sim.set_account(SDKAPPID, "bob", SimAccount::Imported);
@@ -111,21 +148,43 @@ async fn once_exit_codes() {
     let out = run_exporter(args(&path, &["--once", "--output", "json"])).await;
     assert_eq!(out.status.code(), Some(3));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["summary"], serde_json::json!({"accounts": 3, "drift": 0, "unknown": 3}));
+    assert_eq!(
+        json["summary"],
+        serde_json::json!({"accounts": 3, "drift": 0, "unknown": 3})
+    );
     let accounts = json["apps"][0]["accounts"].as_array().unwrap();
-    assert!(accounts.iter().all(|a| a["status"] == "unknown" && a["drift"] == false));
-    assert_eq!(accounts[0]["error"], "HTTP status 502 (gave up after 1 attempt)");
+    assert!(accounts
+        .iter()
+        .all(|a| a["status"] == "unknown" && a["drift"] == false));
+    assert_eq!(
+        accounts[0]["error"],
+        "HTTP status 502 (gave up after 1 attempt)"
+    );
     assert_eq!(json["apps"][0]["calls"], 1);
     assert_eq!(json["apps"][0]["region"], "singapore");
 }
 
 #[tokio::test]
 async fn demo_once_prints_its_table() {
-    let out = run_exporter(vec!["--demo".into(), "--once".into(), "--log.level".into(), "error".into()]).await;
+    let out = run_exporter(vec![
+        "--demo".into(),
+        "--once".into(),
+        "--log.level".into(),
+        "error".into(),
+    ])
+    .await;
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "the demo has drift:\n{stdout}");
     assert!(stdout.starts_with("APP"));
-    for expected in ["prod-sg", "prod-eu", "singapore", "frankfurt", "support_04", "ex_employee_42", "DRIFT"] {
+    for expected in [
+        "prod-sg",
+        "prod-eu",
+        "singapore",
+        "frankfurt",
+        "support_04",
+        "ex_employee_42",
+        "DRIFT",
+    ] {
         assert!(stdout.contains(expected), "{expected} in\n{stdout}");
     }
     assert!(stdout.contains("security_alerts") && stdout.contains("unknown"));
@@ -135,5 +194,8 @@ async fn demo_once_prints_its_table() {
 async fn version_flag() {
     let out = run_exporter(vec!["--version".into()]).await;
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(text(&out.stdout).trim(), format!("tim-account-exporter {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("tim-account-exporter {}", env!("CARGO_PKG_VERSION"))
+    );
 }

@@ -42,8 +42,14 @@ async fn transient_faults_are_retried_and_recover() {
         assert!(report.success(), "{fault}: {:?}", report.accounts);
         assert_eq!(sim.stats(SDKAPPID).requests, 2, "{fault}");
         assert_eq!(report.attempts.len(), 2, "{fault}");
-        assert!(report.attempts[0].error.is_some() && !report.attempts[0].retry, "{fault}");
-        assert!(report.attempts[1].error.is_none() && report.attempts[1].retry, "{fault}");
+        assert!(
+            report.attempts[0].error.is_some() && !report.attempts[0].retry,
+            "{fault}"
+        );
+        assert!(
+            report.attempts[1].error.is_none() && report.attempts[1].retry,
+            "{fault}"
+        );
     }
 }
 
@@ -60,12 +66,21 @@ async fn attempt_error_labels() {
     ] {
         let sim = sim_with_hang().await;
         sim.push_faults(SDKAPPID, [fault]);
-        let report = run_cycle(&simple_app(&sim, &format!("{FAST}    retries: 0\n"), &users())).await;
+        let report = run_cycle(&simple_app(
+            &sim,
+            &format!("{FAST}    retries: 0\n"),
+            &users(),
+        ))
+        .await;
         assert_eq!(report.attempts.len(), 1);
         assert_eq!(report.attempts[0].error.as_deref(), Some(label), "{fault}");
         for user in users() {
             assert_eq!(status_of(&report, &user), Status::Unknown, "{fault}");
-            assert_eq!(error_code_of(&report, &user).as_deref(), Some(label), "{fault}");
+            assert_eq!(
+                error_code_of(&report, &user).as_deref(),
+                Some(label),
+                "{fault}"
+            );
         }
     }
 }
@@ -80,7 +95,11 @@ async fn rate_limit_codes_back_off_longer() {
         assert!(report.success(), "{code}");
         assert_eq!(sim.stats(SDKAPPID).requests, 2);
         // The first wait after a rate-limit code is 1 s with jitter down to half.
-        assert!(started.elapsed() >= Duration::from_millis(500), "{code}: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "{code}: {:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -101,23 +120,39 @@ async fn retries_are_bounded_by_the_interval() {
     let sim = start_sim().await;
     sim.push_faults(SDKAPPID, [Fault::Code(60007); 10]);
     let started = Instant::now();
-    let report = run_cycle(&simple_app(&sim, "    interval: 2s\n    timeout: 1s\n    retries: 10\n", &users())).await;
+    let report = run_cycle(&simple_app(
+        &sim,
+        "    interval: 2s\n    timeout: 1s\n    retries: 10\n",
+        &users(),
+    ))
+    .await;
     // Rate-limit waits of 1, 2, 4 s (jittered) cannot all fit in 2 s: the cycle gives up
     // rather than run into the next one.
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(sim.stats(SDKAPPID).requests < 4);
     assert_eq!(error_code_of(&report, "bob").as_deref(), Some("60007"));
 }
 
 #[tokio::test]
 async fn permanent_codes_are_not_retried() {
-    for code in [60002, 60003, 60006, 60010, 60020, 60021, 60026, 70003, 70009, 70013, 70014, 70020, 70206, 70402, 70403, 12345] {
+    for code in [
+        60002, 60003, 60006, 60010, 60020, 60021, 60026, 70003, 70009, 70013, 70014, 70020, 70206,
+        70402, 70403, 12345,
+    ] {
         let sim = start_sim().await;
         sim.push_faults(SDKAPPID, [Fault::Code(code)]);
         let report = run_cycle(&simple_app(&sim, "    retries: 5\n", &users())).await;
         assert_eq!(sim.stats(SDKAPPID).requests, 1, "{code}");
         assert_eq!(status_of(&report, "carol"), Status::Unknown, "{code}");
-        let label = if (60000..80000).contains(&code) { code.to_string() } else { "other".into() };
+        let label = if (60000..80000).contains(&code) {
+            code.to_string()
+        } else {
+            "other".into()
+        };
         assert_eq!(error_code_of(&report, "carol"), Some(label), "{code}");
     }
 }
@@ -155,7 +190,12 @@ async fn lockout_after_70050_stops_calls() {
     assert!(second.attempts.is_empty());
     let account = second.accounts.iter().find(|a| a.user_id == "bob").unwrap();
     assert_eq!(account.status, Status::Unknown);
-    assert!(account.error.as_ref().unwrap().message.contains("after ErrorCode 70050"));
+    assert!(account
+        .error
+        .as_ref()
+        .unwrap()
+        .message
+        .contains("after ErrorCode 70050"));
 }
 
 #[tokio::test]
@@ -171,13 +211,24 @@ async fn item_faults_make_only_their_account_unknown() {
         sim.set_account(SDKAPPID, "bob", SimAccount::NotImported);
         sim.push_faults(SDKAPPID, [fault]);
         let report = run_cycle(&simple_app(&sim, "", &users())).await;
-        assert_eq!(sim.stats(SDKAPPID).requests, 1, "{fault}: item faults are not retried");
+        assert_eq!(
+            sim.stats(SDKAPPID).requests,
+            1,
+            "{fault}: item faults are not retried"
+        );
         assert_eq!(error_code_of(&report, "alice").as_deref(), code, "{fault}");
-        let alice = if code.is_some() { Status::Unknown } else { Status::Imported };
+        let alice = if code.is_some() {
+            Status::Unknown
+        } else {
+            Status::Imported
+        };
         assert_eq!(status_of(&report, "alice"), alice, "{fault}");
         assert_eq!(status_of(&report, "bob"), Status::NotImported, "{fault}");
         assert_eq!(status_of(&report, "carol"), Status::Imported, "{fault}");
-        assert!(!report.accounts.iter().any(|a| a.user_id == "sim_unrequested_user"));
+        assert!(!report
+            .accounts
+            .iter()
+            .any(|a| a.user_id == "sim_unrequested_user"));
     }
 }
 
@@ -188,7 +239,11 @@ async fn persistent_item_errors_carry_their_result_code() {
     let report = run_cycle(&simple_app(&sim, "", &users())).await;
     assert_eq!(status_of(&report, "carol"), Status::Unknown);
     assert_eq!(error_code_of(&report, "carol").as_deref(), Some("70107"));
-    let carol = report.accounts.iter().find(|a| a.user_id == "carol").unwrap();
+    let carol = report
+        .accounts
+        .iter()
+        .find(|a| a.user_id == "carol")
+        .unwrap();
     assert!(!carol.drift());
 }
 
@@ -217,7 +272,12 @@ async fn no_failure_ever_reads_as_not_imported() {
         let sim = sim_with_hang().await;
         // Enough faults that even retries fail.
         sim.push_faults(SDKAPPID, [fault; 4]);
-        let report = run_cycle(&simple_app(&sim, &format!("{FAST}    retries: 1\n"), &users())).await;
+        let report = run_cycle(&simple_app(
+            &sim,
+            &format!("{FAST}    retries: 1\n"),
+            &users(),
+        ))
+        .await;
         for account in &report.accounts {
             assert_ne!(account.status, Status::NotImported, "{fault}: {account:?}");
             assert!(!account.drift(), "{fault}: {account:?}");

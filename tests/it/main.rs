@@ -6,13 +6,13 @@ mod support;
 
 /// Batching (at most 100 per call, fewest calls) and de-duplication across watch lists.
 mod batching;
-/// The per-app call rate bound, retries included.
-mod rate;
-/// Every injected fault, retries, and the rule that a failure is never "not imported".
-mod faults;
-/// The simulator refuses bad requests the way the service does.
-mod simulator;
 /// The command line: `--config.check`, `--once` and its exit codes and outputs, `--demo`.
 mod cli;
+/// Every injected fault, retries, and the rule that a failure is never "not imported".
+mod faults;
+/// The per-app call rate bound, retries included.
+mod rate;
 /// Secrets never reach logs, errors or output.
 mod secrets;
+/// The simulator refuses bad requests the way the service does.
+mod simulator;

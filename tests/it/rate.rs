@@ -15,7 +15,11 @@ async fn the_rate_bound_holds_with_concurrent_calls() {
     })
     .await
     .unwrap();
-    let app = simple_app(&sim, "    rate_limit: 10\n    interval: 30s\n", &ids("u", 2500));
+    let app = simple_app(
+        &sim,
+        "    rate_limit: 10\n    interval: 30s\n",
+        &ids("u", 2500),
+    );
     let report = run_cycle(&app).await;
     let stats = sim.stats(SDKAPPID);
     assert_eq!(stats.requests, 25);
@@ -24,7 +28,11 @@ async fn the_rate_bound_holds_with_concurrent_calls() {
     assert!(report.success());
     // 25 calls paced at 10/s take about 2.4 s plus latency; serial calls would not
     // be slower here, so the overlap itself is checked in the next test.
-    assert!(report.duration >= Duration::from_millis(2400), "{:?}", report.duration);
+    assert!(
+        report.duration >= Duration::from_millis(2400),
+        "{:?}",
+        report.duration
+    );
 }
 
 #[tokio::test]
@@ -39,7 +47,11 @@ async fn latency_does_not_cap_throughput() {
     let app = simple_app(&sim, "    rate_limit: 100\n", &ids("u", 1000));
     let report = run_cycle(&app).await;
     assert_eq!(sim.stats(SDKAPPID).requests, 10);
-    assert!(report.duration < Duration::from_millis(2000), "{:?}", report.duration);
+    assert!(
+        report.duration < Duration::from_millis(2000),
+        "{:?}",
+        report.duration
+    );
 }
 
 #[tokio::test]
@@ -52,10 +64,18 @@ async fn retries_count_against_the_rate() {
     .unwrap();
     // Every first attempt of the first batches fails: their retries share the same budget.
     sim.push_faults(SDKAPPID, [Fault::Http502; 6]);
-    let app = simple_app(&sim, "    rate_limit: 5\n    retries: 3\n    interval: 30s\n", &ids("u", 1000));
+    let app = simple_app(
+        &sim,
+        "    rate_limit: 5\n    retries: 3\n    interval: 30s\n",
+        &ids("u", 1000),
+    );
     let report = run_cycle(&app).await;
     let stats = sim.stats(SDKAPPID);
-    assert!(report.success(), "{:?}", report.accounts.iter().find(|a| a.error.is_some()));
+    assert!(
+        report.success(),
+        "{:?}",
+        report.accounts.iter().find(|a| a.error.is_some())
+    );
     assert_eq!(stats.requests, 16);
     assert!(stats.max_requests_in_one_second <= 5, "{stats:?}");
     assert_eq!(report.attempts.iter().filter(|a| a.retry).count(), 6);

@@ -4,7 +4,10 @@ use crate::support::*;
 
 fn assert_no_secret(haystack: &str, secrets: &[String], what: &str) {
     for secret in secrets {
-        assert!(!haystack.contains(secret.as_str()), "{what} contains the secret {secret:?}");
+        assert!(
+            !haystack.contains(secret.as_str()),
+            "{what} contains the secret {secret:?}"
+        );
     }
 }
 
@@ -29,7 +32,13 @@ async fn no_secret_in_logs_or_output_at_trace_level() {
         for output in ["table", "json"] {
             sim.push_faults(
                 SDKAPPID,
-                [Fault::Code(70001), Fault::Http502, Fault::Timeout, Fault::NotJson, Fault::Code(70403)],
+                [
+                    Fault::Code(70001),
+                    Fault::Http502,
+                    Fault::Timeout,
+                    Fault::NotJson,
+                    Fault::Code(70403),
+                ],
             );
             let out = run_exporter(vec![
                 "--config.file".into(),
@@ -52,18 +61,34 @@ async fn no_secret_in_logs_or_output_at_trace_level() {
     secrets.push(KEY.to_owned());
     assert_no_secret(&printed, &secrets, "the output of --once at trace level");
     // The trace logs did run, and show the request URL with the UserSig redacted.
-    assert!(printed.contains("usersig=<redacted>"), "trace logs show the redacted URL");
+    assert!(
+        printed.contains("usersig=<redacted>"),
+        "trace logs show the redacted URL"
+    );
     assert!(printed.contains("account_check attempt failed"));
 }
 
 #[tokio::test]
 async fn no_secret_in_config_check_errors_or_debug_output() {
     let sim = Simulator::start(sim_options()).await.unwrap();
-    let yaml = app_yaml(&sim.endpoint(), "    retries: 99\n", &list_yaml("vip", "imported", &["a".into()]));
+    let yaml = app_yaml(
+        &sim.endpoint(),
+        "    retries: 99\n",
+        &list_yaml("vip", "imported", &["a".into()]),
+    );
     let (_dir, path) = write_config(&yaml);
-    let out = run_exporter(vec!["--config.file".into(), path.display().to_string(), "--config.check".into()]).await;
+    let out = run_exporter(vec![
+        "--config.file".into(),
+        path.display().to_string(),
+        "--config.check".into(),
+    ])
+    .await;
     assert_eq!(out.status.code(), Some(2));
-    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_no_secret(&printed, &[KEY.to_owned()], "--config.check");
 
     let app = simple_app(&sim, "", &["a".into()]);

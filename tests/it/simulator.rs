@@ -38,7 +38,10 @@ async fn requests_are_checked_like_the_service_does() {
     let body = r#"{"CheckItem":[{"UserID":"a"}]}"#;
     let hundred_one = format!(
         r#"{{"CheckItem":[{}]}}"#,
-        (0..101).map(|i| format!(r#"{{"UserID":"u{i}"}}"#)).collect::<Vec<_>>().join(",")
+        (0..101)
+            .map(|i| format!(r#"{{"UserID":"u{i}"}}"#))
+            .collect::<Vec<_>>()
+            .join(",")
     );
     let other_admin_sig = usersig::generate(SDKAPPID, "someone", KEY, now(), 3600);
     let expired = usersig::generate(SDKAPPID, ADMIN, KEY, now() - 7200, 3600);
@@ -48,7 +51,11 @@ async fn requests_are_checked_like_the_service_does() {
         (url(&id, ADMIN, &good_sig, "1", "json"), body, 0),
         (url("999", ADMIN, &good_sig, "1", "json"), body, 70020),
         (url(&id, ADMIN, &good_sig, "1", "xml"), body, 60025),
-        (url(&id, ADMIN, &good_sig, "4294967296", "json"), body, 60002),
+        (
+            url(&id, ADMIN, &good_sig, "4294967296", "json"),
+            body,
+            60002,
+        ),
         (url(&id, ADMIN, &good_sig, "", "json"), body, 60002),
         (url(&id, ADMIN, "", "1", "json"), body, 70002),
         (url(&id, ADMIN, "garbage", "1", "json"), body, 70003),
@@ -56,11 +63,23 @@ async fn requests_are_checked_like_the_service_does() {
         (url(&id, ADMIN, &wrong_key, "1", "json"), body, 70009),
         (url(&id, ADMIN, &other_app, "1", "json"), body, 70014),
         (url(&id, ADMIN, &other_admin_sig, "1", "json"), body, 70013),
-        (url(&id, "someone", &other_admin_sig, "1", "json"), body, 60010),
+        (
+            url(&id, "someone", &other_admin_sig, "1", "json"),
+            body,
+            60010,
+        ),
         (url(&id, ADMIN, &good_sig, "1", "json"), "{not json", 60003),
-        (url(&id, ADMIN, &good_sig, "1", "json"), r#"{"CheckItem":[]}"#, 70206),
+        (
+            url(&id, ADMIN, &good_sig, "1", "json"),
+            r#"{"CheckItem":[]}"#,
+            70206,
+        ),
         (url(&id, ADMIN, &good_sig, "1", "json"), &hundred_one, 70206),
-        (url(&id, ADMIN, &good_sig, "1", "json"), r#"{"CheckItem":[{"UserID":5}]}"#, 60015),
+        (
+            url(&id, ADMIN, &good_sig, "1", "json"),
+            r#"{"CheckItem":[{"UserID":5}]}"#,
+            60015,
+        ),
     ];
     for (url, body, code) in cases {
         let reply = post(url.clone(), body).await;
@@ -68,14 +87,22 @@ async fn requests_are_checked_like_the_service_does() {
         let status = if code == 0 { "OK" } else { "FAIL" };
         assert_eq!(reply["ActionStatus"], status);
     }
-    let reply = post(format!("{}/v4/im_open_login_svc/nope?sdkappid={id}", sim.endpoint()), body).await;
+    let reply = post(
+        format!("{}/v4/im_open_login_svc/nope?sdkappid={id}", sim.endpoint()),
+        body,
+    )
+    .await;
     assert_eq!(reply["ErrorCode"], 60009);
 }
 
 #[tokio::test]
 async fn wrong_credentials_are_unknown_and_not_retried() {
     let sim = start_sim().await;
-    let yaml = app_yaml(&sim.endpoint(), "    retries: 3\n", &list_yaml("vip", "imported", &["a".into()]));
+    let yaml = app_yaml(
+        &sim.endpoint(),
+        "    retries: 3\n",
+        &list_yaml("vip", "imported", &["a".into()]),
+    );
     for (from, to, code) in [
         (KEY, "another-key", "70009"),
         ("sdkappid: 1400000000", "sdkappid: 1400000009", "70020"),

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use tim_account_exporter::config::{self, AppConfig, Sources};
+use tim_account_exporter::cycle;
 use tim_account_exporter::report::{AppReport, Status};
 use tim_account_exporter::sim::{SimApp, SimOptions, Simulator};
 use tim_account_exporter::tim::{Client, Secret};
-use tim_account_exporter::cycle;
 
 pub const SDKAPPID: u64 = 1_400_000_000;
 pub const ADMIN: &str = "administrator";
@@ -26,7 +26,9 @@ pub fn sim_options() -> SimOptions {
 }
 
 pub async fn start_sim() -> Simulator {
-    Simulator::start(sim_options()).await.expect("simulator starts")
+    Simulator::start(sim_options())
+        .await
+        .expect("simulator starts")
 }
 
 /// YAML of one app against `endpoint`; `settings` are extra app lines (4-space indented),
@@ -64,7 +66,11 @@ pub fn app_config(yaml: &str) -> AppConfig {
 
 /// One app with one watch list of `ids` expected imported.
 pub fn simple_app(sim: &Simulator, settings: &str, ids: &[String]) -> AppConfig {
-    app_config(&app_yaml(&sim.endpoint(), settings, &list_yaml("vip", "imported", ids)))
+    app_config(&app_yaml(
+        &sim.endpoint(),
+        settings,
+        &list_yaml("vip", "imported", ids),
+    ))
 }
 
 pub fn client(app: &AppConfig) -> Client {
