@@ -105,7 +105,7 @@ pub async fn run(args: Args) -> u8 {
             .sum();
         let lists: usize = config.apps.iter().map(|a| a.watchlists.len()).sum();
         println!(
-            "configuration is valid: {} apps, {lists} watch lists, {accounts} distinct accounts",
+            "configuration is valid: apps: {}, watch lists: {lists}, distinct accounts: {accounts}",
             config.apps.len()
         );
         return output::EXIT_OK;
@@ -132,9 +132,10 @@ fn load(args: &Args) -> Option<Config> {
     match config::load(&args.config_file) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
-                tracing::warn!(warning = %warning, "configuration warning");
                 if args.config_check {
                     eprintln!("warning: {warning}");
+                } else {
+                    tracing::warn!(warning = %warning, "configuration warning");
                 }
             }
             Some(loaded.config)
@@ -143,7 +144,12 @@ fn load(args: &Args) -> Option<Config> {
             for problem in &err.problems {
                 eprintln!("{problem}");
             }
-            tracing::error!(problems = err.problems.len(), "configuration is invalid");
+            if !args.config_check {
+                tracing::error!(
+                    problems = err.problems.len(),
+                    "configuration is invalid; nothing was checked"
+                );
+            }
             None
         }
     }

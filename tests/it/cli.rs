@@ -24,7 +24,7 @@ async fn config_check_accepts_a_valid_config() {
     let out = run_exporter(args(&path, &["--config.check"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout)
-        .contains("configuration is valid: 1 apps, 1 watch lists, 5 distinct accounts"));
+        .contains("configuration is valid: apps: 1, watch lists: 1, distinct accounts: 5"));
 }
 
 #[tokio::test]
