@@ -89,6 +89,7 @@ async fn main() {
     )
     .expect("stats JSON");
     let _ = sim.kill();
+    let _ = sim.wait();
 
     durations.sort_by(f64::total_cmp);
     let bound = calls as f64 / f64::from(RATE_LIMIT);
