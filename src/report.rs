@@ -19,8 +19,6 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 3] = [Status::Imported, Status::NotImported, Status::Unknown];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Imported => "imported",
@@ -80,16 +78,20 @@ impl AppReport {
     /// Spreads the client's per-UserID results over the app's watch lists.
     pub fn new(
         app: &AppConfig,
-        mut outcome: CheckOutcome,
+        outcome: CheckOutcome,
         checked_at: SystemTime,
         duration: Duration,
     ) -> Self {
+        let CheckOutcome {
+            accounts: results,
+            attempts,
+        } = outcome;
         let accounts = app
             .watchlists
             .iter()
             .flat_map(|list| list.user_ids.iter().map(move |id| (list, id)))
             .map(|(list, id)| {
-                let result = outcome.accounts.get(id).cloned().unwrap_or_else(|| {
+                let result = results.get(id).cloned().unwrap_or_else(|| {
                     Err(Unknown {
                         code: "missing".to_owned(),
                         message: "not checked".to_owned(),
@@ -114,7 +116,7 @@ impl AppReport {
             sdkappid: app.sdkappid,
             checked_at,
             duration,
-            attempts: std::mem::take(&mut outcome.attempts),
+            attempts,
             accounts,
         }
     }

@@ -60,8 +60,7 @@ pub struct WatchList {
 }
 
 /// The state every account of a watch list should be in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Expect {
     Imported,
     NotImported,

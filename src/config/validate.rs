@@ -262,6 +262,7 @@ fn validate_app(
         }
     }
     warn_conflicting_expectations(&watchlists, path, report);
+    check_capacity(&watchlists, &settings, path, report);
     if report.problems.len() > before {
         return None;
     }
@@ -465,6 +466,29 @@ pub(crate) fn user_ids_in_file(text: &str) -> impl Iterator<Item = (usize, &str)
         .enumerate()
         .map(|(index, line)| (index + 1, line.trim()))
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+}
+
+/// A cycle must be able to make all its calls within the interval at the configured rate,
+/// or some accounts would be unknown every cycle.
+fn check_capacity(lists: &[WatchList], settings: &Settings, path: &str, report: &mut Report) {
+    let distinct: HashSet<&str> = lists
+        .iter()
+        .flat_map(|list| list.user_ids.iter().map(String::as_str))
+        .collect();
+    let calls = distinct.len().div_ceil(crate::tim::wire::MAX_ITEMS);
+    let needed = Duration::from_secs_f64(calls as f64 / f64::from(settings.rate_limit.get()));
+    if needed >= settings.interval {
+        report.problem(
+            path,
+            format_args!(
+                "{} distinct UserIDs need {calls} calls per cycle, {} at rate_limit {}, which does not fit in the interval of {}; raise rate_limit or interval",
+                distinct.len(),
+                humantime::format_duration(needed),
+                settings.rate_limit,
+                humantime::format_duration(settings.interval)
+            ),
+        );
+    }
 }
 
 /// An account in two lists of one app with opposite expectations always drifts in one.

@@ -163,10 +163,6 @@ impl Client {
         })
     }
 
-    pub fn settings(&self) -> &ClientSettings {
-        &self.settings
-    }
-
     fn sign(settings: &ClientSettings, generation: u64) -> SigState {
         let ttl = settings.usersig_ttl;
         let issued = unix_now();

@@ -1,3 +1,5 @@
+//! Batching: at most 100 UserIDs per call, the fewest calls, and de-duplication across watch lists.
+
 use tim_account_exporter::report::Status;
 use tim_account_exporter::sim::SimAccount;
 

@@ -1,3 +1,5 @@
+//! The binary as a user runs it: --config.check, --once with its outputs and exit codes, --demo, --version.
+
 use std::path::Path;
 
 use tim_account_exporter::sim::{Fault, SimAccount};

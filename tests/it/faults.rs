@@ -1,3 +1,5 @@
+//! Every injected fault, the retry policy, and the rule that a failure is never "not imported".
+
 use std::time::{Duration, Instant};
 
 use tim_account_exporter::report::Status;
@@ -286,4 +288,26 @@ async fn no_failure_ever_reads_as_not_imported() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn the_usersig_lives_for_usersig_ttl() {
+    let sim = start_sim().await;
+    let app = simple_app(&sim, "    usersig_ttl: 2h\n", &users());
+    let client = client(&app);
+    let expiry = client.usersig_expiry();
+    let expected = std::time::SystemTime::now() + Duration::from_secs(7200);
+    let gap = expected
+        .duration_since(expiry)
+        .unwrap_or_else(|e| e.duration());
+    assert!(gap < Duration::from_secs(2), "expiry {expiry:?}");
+    tim_account_exporter::cycle::run(&app, &client).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let seen = sim.usersigs_seen();
+    let verified =
+        tim_account_exporter::tim::usersig::verify(&seen[0], SDKAPPID, ADMIN, KEY, now).unwrap();
+    assert_eq!(verified.expire, 7200);
 }

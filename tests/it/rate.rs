@@ -1,3 +1,5 @@
+//! The per-app call rate: never more than rate_limit calls start in any one second, retries included, while calls still overlap.
+
 use std::time::Duration;
 
 use tim_account_exporter::sim::{Fault, SimOptions, Simulator};

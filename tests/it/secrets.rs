@@ -1,3 +1,5 @@
+//! Secrets (the key and every UserSig) never reach logs at any level, errors, output or Debug text.
+
 use tim_account_exporter::sim::{Fault, SimOptions, Simulator};
 
 use crate::support::*;

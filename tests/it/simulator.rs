@@ -1,3 +1,5 @@
+//! The simulator checks requests as the real service does, and the client's requests pass those checks.
+
 use tim_account_exporter::report::Status;
 use tim_account_exporter::tim::{usersig, ACCOUNT_CHECK_PATH};
 

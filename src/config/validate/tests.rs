@@ -121,6 +121,29 @@ fn bad_configs_and_their_messages() {
 }
 
 #[test]
+fn a_cycle_must_fit_in_the_interval() {
+    let many: Vec<String> = (0..1000).map(|i| format!("u{i}")).collect();
+    let lists = format!(
+        "      - name: vip\n        user_ids: [{}]\n",
+        many.join(", ")
+    );
+    let err = load(&app(
+        "    rate_limit: 1\n    interval: 10s\n    timeout: 5s\n",
+        &lists,
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err.problems,
+        ["apps[0]: 1000 distinct UserIDs need 10 calls per cycle, 10s at rate_limit 1, which does not fit in the interval of 10s; raise rate_limit or interval"]
+    );
+    assert!(load(&app(
+        "    rate_limit: 1\n    interval: 11s\n    timeout: 5s\n",
+        &lists
+    ))
+    .is_ok());
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let yaml = app(
         "    retries: 99\n    rate_limit: 0\n",
