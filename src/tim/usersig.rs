@@ -142,8 +142,8 @@ pub enum VerifyError {
     IdentifierMismatch,
     #[error("UserSig has expired")]
     Expired,
-    #[error("UserSig carries a userbuf where none was expected")]
-    UnexpectedUserbuf,
+    #[error("UserSig's userbuf is not the expected one")]
+    UserbufMismatch,
     #[error("UserSig signature does not match the key")]
     BadSignature,
 }
@@ -153,7 +153,7 @@ impl VerifyError {
     pub fn error_code(self) -> i64 {
         match self {
             VerifyError::Empty => 70002,
-            VerifyError::Malformed | VerifyError::UnexpectedUserbuf => 70003,
+            VerifyError::Malformed | VerifyError::UserbufMismatch => 70003,
             VerifyError::SdkAppIdMismatch => 70014,
             VerifyError::IdentifierMismatch => 70013,
             VerifyError::Expired => 70001,
@@ -171,14 +171,29 @@ pub struct Verified {
     pub expire: i64,
 }
 
-/// Decodes and checks a UserSig as the official verifiers do: SDKAppID, identifier,
-/// expiry (expired only when `now > time + expire`), then the HMAC in constant time.
+/// Decodes and checks an admin UserSig (one without userbuf) as the official verifiers do:
+/// SDKAppID, identifier, expiry (expired only when `now > time + expire`), then the HMAC
+/// in constant time.
 pub fn verify(
     usersig: &str,
     sdkappid: u64,
     identifier: &str,
     key: &str,
     now: i64,
+) -> Result<Verified, VerifyError> {
+    verify_with_userbuf(usersig, sdkappid, identifier, key, now, None)
+}
+
+/// [`verify`] for signatures that carry a userbuf (TRTC's PrivateMapKey): it must be
+/// present and equal to `userbuf` exactly when `userbuf` is `Some`, as in the official Go
+/// verifier.
+pub fn verify_with_userbuf(
+    usersig: &str,
+    sdkappid: u64,
+    identifier: &str,
+    key: &str,
+    now: i64,
+    userbuf: Option<&[u8]>,
 ) -> Result<Verified, VerifyError> {
     if usersig.is_empty() {
         return Err(VerifyError::Empty);
@@ -201,8 +216,12 @@ pub fn verify(
     if now > document.time.saturating_add(document.expire) {
         return Err(VerifyError::Expired);
     }
-    if document.userbuf.is_some() {
-        return Err(VerifyError::UnexpectedUserbuf);
+    let decoded_userbuf = match &document.userbuf {
+        Some(text) => Some(STANDARD.decode(text).map_err(|_| VerifyError::Malformed)?),
+        None => None,
+    };
+    if decoded_userbuf.as_deref() != userbuf {
+        return Err(VerifyError::UserbufMismatch);
     }
     let sig = STANDARD
         .decode(&document.sig)
@@ -212,7 +231,7 @@ pub fn verify(
         document.sdkappid,
         document.time,
         document.expire,
-        None,
+        decoded_userbuf.as_deref(),
     );
     hmac_of(key, &content)
         .verify_slice(&sig)
@@ -323,16 +342,66 @@ mod tests {
         }
     }
 
+    /// V3 of the reference vectors: with userbuf `abc`, expire 86400.
+    const V3_USERSIG: &str = "eJyrVgrxCdYrSy1SslJQMtIzUNJRAItkpqTmlWSmZUIkElNyM-Myi0uKEkvyi2BKilOyEwsKMlOACgxNDKAAKpdaUZBZlAqUsTAzgQuWZOaChAzN0RSXFqcWJZWmgSyKDPfKgpufmQ4SskhPzSvMyUoqcE30igrzLfZMyk3LjdK3MPWrMNNPtDDISi5183AJy9IO8rVVqgUAVGk8JA__";
+
     #[test]
-    fn the_official_userbuf_string_is_not_an_admin_usersig() {
-        let v3 = "eJyrVgrxCdYrSy1SslJQMtIzUNJRAItkpqTmlWSmZUIkElNyM-Myi0uKEkvyi2BKilOyEwsKMlOACgxNDKAAKpdaUZBZlAqUsTAzgQuWZOaChAzN0RSXFqcWJZWmgSyKDPfKgpufmQ4SskhPzSvMyUoqcE30igrzLfZMyk3LjdK3MPWrMNNPtDDISi5183AJy9IO8rVVqgUAVGk8JA__";
-        // It decodes and belongs to the right app and admin, but IM admin signatures carry no
-        // userbuf, so the verifier refuses it the way the official Go verifier does.
+    fn the_official_userbuf_string_verifies_with_its_userbuf() {
+        let verified = verify_with_userbuf(
+            V3_USERSIG,
+            SDKAPPID,
+            "administrator",
+            KEY,
+            TIME,
+            Some(b"abc"),
+        )
+        .unwrap();
         assert_eq!(
-            verify(v3, SDKAPPID, "administrator", KEY, TIME),
-            Err(VerifyError::UnexpectedUserbuf)
+            verified,
+            Verified {
+                time: TIME,
+                expire: 86_400
+            }
         );
-        assert_eq!(decode(v3)["TLS.userbuf"], "YWJj");
+        assert_eq!(
+            verify_with_userbuf(
+                V3_USERSIG,
+                SDKAPPID,
+                "administrator",
+                KEY,
+                TIME + 86_401,
+                Some(b"abc")
+            ),
+            Err(VerifyError::Expired)
+        );
+        // An admin UserSig carries no userbuf: the plain verifier refuses it, as does a
+        // different userbuf, like the official Go verifier.
+        assert_eq!(
+            verify(V3_USERSIG, SDKAPPID, "administrator", KEY, TIME),
+            Err(VerifyError::UserbufMismatch)
+        );
+        assert_eq!(
+            verify_with_userbuf(
+                V3_USERSIG,
+                SDKAPPID,
+                "administrator",
+                KEY,
+                TIME,
+                Some(b"abd")
+            ),
+            Err(VerifyError::UserbufMismatch)
+        );
+        assert_eq!(
+            verify_with_userbuf(
+                V1_USERSIG,
+                SDKAPPID,
+                "administrator",
+                KEY,
+                TIME,
+                Some(b"abc")
+            ),
+            Err(VerifyError::UserbufMismatch)
+        );
     }
 
     #[test]
