@@ -203,9 +203,19 @@ impl Client {
         }
     }
 
-    fn lockout_left(&self) -> Option<Duration> {
-        let until = (*self.locked_until.lock().expect("lockout lock"))?;
-        until.checked_duration_since(Instant::now())
+    /// Fails while the app is locked out after 70050.
+    fn check_lockout(&self) -> Result<(), Unknown> {
+        let until = *self.locked_until.lock().expect("lockout lock");
+        match until.and_then(|until| until.checked_duration_since(Instant::now())) {
+            None => Ok(()),
+            Some(left) => Err(Unknown {
+                code: "70050".to_owned(),
+                message: format!(
+                    "no calls for {}s after ErrorCode 70050 (UserSig refused too often; check the secret key)",
+                    left.as_secs() + 1
+                ),
+            }),
+        }
     }
 
     /// Checks the given UserIDs, at most 100 per call, all calls of the app concurrent but
@@ -272,15 +282,7 @@ impl Client {
             },
         };
         loop {
-            if let Some(left) = self.lockout_left() {
-                return Err(Unknown {
-                    code: "70050".to_owned(),
-                    message: format!(
-                        "no calls for {}s after ErrorCode 70050 (UserSig refused too often; check the secret key)",
-                        left.as_secs() + 1
-                    ),
-                });
-            }
+            self.check_lockout()?;
             let admitted = tokio::time::timeout_at(deadline.into(), async {
                 let _turn = self.turn.lock().await;
                 self.pacer.until_ready().await;
@@ -290,6 +292,8 @@ impl Client {
             if admitted.is_err() || remaining.is_zero() {
                 return Err(give_up(last_error, "the cycle's interval ran out"));
             }
+            // Another batch may have hit 70050 while this one waited for its turn.
+            self.check_lockout()?;
             let (usersig, generation) = self.current_usersig();
             let started = Instant::now();
             let result = self

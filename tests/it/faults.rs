@@ -311,3 +311,35 @@ async fn the_usersig_lives_for_usersig_ttl() {
         tim_account_exporter::tim::usersig::verify(&seen[0], SDKAPPID, ADMIN, KEY, now).unwrap();
     assert_eq!(verified.expire, 7200);
 }
+
+#[tokio::test]
+async fn lockout_stops_batches_already_waiting_for_their_turn() {
+    let sim = start_sim().await;
+    sim.push_faults(SDKAPPID, [Fault::Code(70050)]);
+    // Five batches paced 200 ms apart: the first is refused long before the others' turn.
+    let app = simple_app(&sim, "    rate_limit: 5\n", &ids("u", 500));
+    let report = run_cycle(&app).await;
+    assert_eq!(sim.stats(SDKAPPID).requests, 1);
+    assert_eq!(report.attempts.len(), 1);
+    assert!(report
+        .accounts
+        .iter()
+        .all(|a| a.status == Status::Unknown && a.error.as_ref().unwrap().code == "70050"));
+}
+
+/// An `https://` endpoint goes through rustls: here the peer speaks plain HTTP, so the
+/// handshake fails, which must be a transport failure (retried, then unknown), not a panic.
+#[tokio::test]
+async fn a_failed_tls_handshake_is_a_transport_failure() {
+    let sim = start_sim().await;
+    let endpoint = format!("https://{}", sim.addr());
+    let app = app_config(&app_yaml(
+        &endpoint,
+        "    retries: 1\n",
+        &list_yaml("vip", "imported", &users()),
+    ));
+    let report = run_cycle(&app).await;
+    assert_eq!(report.attempts.len(), 2);
+    assert_eq!(error_code_of(&report, "alice").as_deref(), Some("connect"));
+    assert_eq!(status_of(&report, "alice"), Status::Unknown);
+}
