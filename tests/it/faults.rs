@@ -302,10 +302,7 @@ async fn the_usersig_lives_for_usersig_ttl() {
         .unwrap_or_else(|e| e.duration());
     assert!(gap < Duration::from_secs(2), "expiry {expiry:?}");
     tim_account_exporter::cycle::run(&app, &client).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = unix_now();
     let seen = sim.usersigs_seen();
     let verified =
         tim_account_exporter::tim::usersig::verify(&seen[0], SDKAPPID, ADMIN, KEY, now).unwrap();

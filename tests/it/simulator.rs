@@ -19,17 +19,10 @@ async fn post(url: String, body: &str) -> serde_json::Value {
         .unwrap()
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 #[tokio::test]
 async fn requests_are_checked_like_the_service_does() {
     let sim = start_sim().await;
-    let good_sig = usersig::generate(SDKAPPID, ADMIN, KEY, now(), 3600);
+    let good_sig = usersig::generate(SDKAPPID, ADMIN, KEY, unix_now(), 3600);
     let url = |sdkappid: &str, identifier: &str, sig: &str, random: &str, contenttype: &str| {
         format!(
             "{}{ACCOUNT_CHECK_PATH}?sdkappid={sdkappid}&identifier={identifier}&usersig={sig}&random={random}&contenttype={contenttype}",
@@ -45,10 +38,10 @@ async fn requests_are_checked_like_the_service_does() {
             .collect::<Vec<_>>()
             .join(",")
     );
-    let other_admin_sig = usersig::generate(SDKAPPID, "someone", KEY, now(), 3600);
-    let expired = usersig::generate(SDKAPPID, ADMIN, KEY, now() - 7200, 3600);
-    let wrong_key = usersig::generate(SDKAPPID, ADMIN, "wrong", now(), 3600);
-    let other_app = usersig::generate(SDKAPPID + 1, ADMIN, KEY, now(), 3600);
+    let other_admin_sig = usersig::generate(SDKAPPID, "someone", KEY, unix_now(), 3600);
+    let expired = usersig::generate(SDKAPPID, ADMIN, KEY, unix_now() - 7200, 3600);
+    let wrong_key = usersig::generate(SDKAPPID, ADMIN, "wrong", unix_now(), 3600);
+    let other_app = usersig::generate(SDKAPPID + 1, ADMIN, KEY, unix_now(), 3600);
     let cases: Vec<(String, &str, i64)> = vec![
         (url(&id, ADMIN, &good_sig, "1", "json"), body, 0),
         (url("999", ADMIN, &good_sig, "1", "json"), body, 70020),
@@ -129,5 +122,5 @@ async fn the_client_request_is_the_documented_one() {
     assert_eq!(sim.stats(SDKAPPID).error_codes.get(&0), Some(&1));
     let sigs = sim.usersigs_seen();
     assert_eq!(sigs.len(), 1);
-    assert!(usersig::verify(&sigs[0], SDKAPPID, ADMIN, KEY, now()).is_ok());
+    assert!(usersig::verify(&sigs[0], SDKAPPID, ADMIN, KEY, unix_now()).is_ok());
 }
