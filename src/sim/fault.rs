@@ -14,8 +14,10 @@ pub enum Fault {
     Malformed,
     /// HTTP 200 with an HTML page.
     NotJson,
-    /// A valid envelope padded past 1 MiB.
+    /// A valid envelope padded past 1 MiB, with a Content-Length.
     Oversized,
+    /// The same, streamed in chunks without a Content-Length.
+    OversizedChunked,
     /// The whole call fails with this ErrorCode.
     Code(i64),
     /// The first item of the reply gets ResultCode 70500.
@@ -26,6 +28,8 @@ pub enum Fault {
     ExtraItem,
     /// The items come back in reverse order.
     Reorder,
+    /// The first item comes back twice, the second time with the opposite status.
+    Conflict,
     /// The first item has an AccountStatus the API does not define.
     BadStatus,
 }
@@ -50,11 +54,13 @@ impl fmt::Display for Fault {
             Fault::Malformed => f.write_str("malformed"),
             Fault::NotJson => f.write_str("not-json"),
             Fault::Oversized => f.write_str("oversized"),
+            Fault::OversizedChunked => f.write_str("oversized-chunked"),
             Fault::Code(code) => write!(f, "code:{code}"),
             Fault::ItemError => f.write_str("item-error"),
             Fault::MissingItem => f.write_str("missing-item"),
             Fault::ExtraItem => f.write_str("extra-item"),
             Fault::Reorder => f.write_str("reorder"),
+            Fault::Conflict => f.write_str("conflict"),
             Fault::BadStatus => f.write_str("bad-status"),
         }
     }
@@ -70,17 +76,19 @@ impl FromStr for Fault {
             "malformed" => Fault::Malformed,
             "not-json" => Fault::NotJson,
             "oversized" => Fault::Oversized,
+            "oversized-chunked" => Fault::OversizedChunked,
             "item-error" => Fault::ItemError,
             "missing-item" => Fault::MissingItem,
             "extra-item" => Fault::ExtraItem,
             "reorder" => Fault::Reorder,
+            "conflict" => Fault::Conflict,
             "bad-status" => Fault::BadStatus,
             other => match other.strip_prefix("code:").map(str::parse::<i64>) {
                 Some(Ok(code)) if code != 0 => Fault::Code(code),
                 _ => {
                     return Err(format!(
                         "unknown fault {other:?}; expected timeout, http502, malformed, not-json, \
-                         oversized, code:N, item-error, missing-item, extra-item, reorder or bad-status"
+                         oversized, oversized-chunked, code:N, item-error, missing-item, extra-item, reorder, conflict or bad-status"
                     ))
                 }
             },
@@ -100,11 +108,13 @@ mod tests {
             Fault::Malformed,
             Fault::NotJson,
             Fault::Oversized,
+            Fault::OversizedChunked,
             Fault::Code(70169),
             Fault::ItemError,
             Fault::MissingItem,
             Fault::ExtraItem,
             Fault::Reorder,
+            Fault::Conflict,
             Fault::BadStatus,
         ] {
             assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault));

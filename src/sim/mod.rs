@@ -103,6 +103,10 @@ pub struct SimStats {
     pub items: usize,
     /// The largest number of items in one request.
     pub max_items: usize,
+    /// Distinct values of the `random` parameter (the client draws one per attempt).
+    pub distinct_randoms: usize,
+    /// Requests that carried `Content-Type: application/json`.
+    pub json_requests: usize,
 }
 
 #[derive(Default)]
@@ -113,6 +117,8 @@ struct AppLog {
     max_items: usize,
     /// Arrivals of the last second, for the rate check.
     window: VecDeque<Instant>,
+    randoms: HashSet<u32>,
+    json_requests: usize,
 }
 
 struct AppState {
@@ -253,6 +259,8 @@ impl Inner {
             error_codes: log.error_codes.clone(),
             items: log.items,
             max_items: log.max_items,
+            distinct_randoms: log.randoms.len(),
+            json_requests: log.json_requests,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Query, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -53,9 +53,14 @@ fn envelope(code: i64, info: &str) -> Response {
 async fn account_check(
     State(inner): State<Arc<Inner>>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let decision = decide(&inner, query.as_deref().unwrap_or(""), &body);
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let decision = decide(&inner, query.as_deref().unwrap_or(""), json, &body);
     match decision {
         Decision::Reply(response) => {
             tokio::time::sleep(inner.options.latency).await;
@@ -74,7 +79,7 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn decide(inner: &Inner, query: &str, body: &[u8]) -> Decision {
+fn decide(inner: &Inner, query: &str, json: bool, body: &[u8]) -> Decision {
     let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -92,6 +97,10 @@ fn decide(inner: &Inner, query: &str, body: &[u8]) -> Decision {
     let mut log = app.log.lock().expect("log lock");
     let now = Instant::now();
     log.arrivals.push(now);
+    log.json_requests += usize::from(json);
+    if let Some(random) = params.get("random").and_then(|r| r.parse().ok()) {
+        log.randoms.insert(random);
+    }
     while log
         .window
         .front()
@@ -265,6 +274,21 @@ fn reply(inner: &Inner, app: &AppState, user_ids: &[String], fault: Option<Fault
                 ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
             );
         }
+        Some(Fault::OversizedChunked) => {
+            // Streamed without Content-Length: only counting the bytes can catch it.
+            let head = serde_json::to_string(&success(items)).expect("JSON");
+            let padding = Bytes::from(vec![b' '; 64 * 1024]);
+            let chunks = std::iter::once(Bytes::from(head))
+                .chain(std::iter::repeat_n(
+                    padding,
+                    MAX_REPLY_BYTES / (64 * 1024) + 1,
+                ))
+                .map(Ok::<_, std::convert::Infallible>);
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+            return Decision::Reply(
+                ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            );
+        }
         Some(Fault::Code(code)) => return Decision::Reply(envelope(code, "injected failure")),
         Some(Fault::ItemError) => items[0] = failed_item(&user_ids[0], 70500),
         Some(Fault::MissingItem) => {
@@ -272,6 +296,13 @@ fn reply(inner: &Inner, app: &AppState, user_ids: &[String], fault: Option<Fault
         }
         Some(Fault::ExtraItem) => items.push(item("sim_unrequested_user", "Imported")),
         Some(Fault::Reorder) => items.reverse(),
+        Some(Fault::Conflict) => {
+            let flipped = match items[0]["AccountStatus"].as_str() {
+                Some("Imported") => "NotImported",
+                _ => "Imported",
+            };
+            items.push(item(&user_ids[0], flipped));
+        }
         Some(Fault::BadStatus) => items[0] = item(&user_ids[0], "Frozen"),
     }
     Decision::Reply(Json(success(items)).into_response())

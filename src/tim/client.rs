@@ -9,16 +9,16 @@ use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::join_all;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::CONTENT_TYPE;
 
-use super::error::{from_reqwest, AttemptError};
+use super::error::{code_label, from_reqwest, AttemptError};
+use super::pacer::Pacer;
 use super::retry::{backoff, classify, RetryClass};
 use super::secret::Secret;
-use super::usersig;
+use super::signer::{Now, Signer, SignerSettings};
 use super::wire::{self, AccountStatus, ItemOutcome, Reply, MAX_ITEMS, MAX_REPLY_BYTES};
 
 /// The path of the API, appended to the endpoint.
@@ -26,10 +26,6 @@ pub const ACCOUNT_CHECK_PATH: &str = "/v4/im_open_login_svc/account_check";
 
 /// How long no call is made for an app after ErrorCode 70050.
 pub const LOCKOUT_AFTER_70050: Duration = Duration::from_secs(60);
-
-/// Calls are spaced 1% wider than `1 s / rate_limit`, so that scheduling jitter of a few
-/// milliseconds between our start and the server's count cannot add a call to its window.
-const PACING_HEADROOM: f64 = 1.01;
 
 /// Everything a client needs to know about its app.
 #[derive(Debug, Clone)]
@@ -92,22 +88,13 @@ pub enum ClientError {
     Http(String),
 }
 
-struct SigState {
-    usersig: Secret,
-    generation: u64,
-    renew_at: Instant,
-    expires_at: SystemTime,
-}
-
 /// The client of one app. Holds one keep-alive connection pool, one UserSig and one pacer.
 pub struct Client {
     settings: ClientSettings,
     http: reqwest::Client,
     url: reqwest::Url,
-    sig: Mutex<SigState>,
-    /// Admits calls in arrival order: the mutex is fair, so only its holder waits on the GCRA.
-    turn: tokio::sync::Mutex<()>,
-    pacer: DefaultDirectRateLimiter,
+    signer: Signer,
+    pacer: Pacer,
     locked_until: Mutex<Option<Instant>>,
     warned_unrequested: AtomicBool,
 }
@@ -119,12 +106,6 @@ impl std::fmt::Debug for Client {
             .field("usersig", &"<redacted>")
             .finish_non_exhaustive()
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Client {
@@ -144,63 +125,29 @@ impl Client {
             .retry(reqwest::retry::never())
             .build()
             .map_err(|e| ClientError::Http(e.without_url().to_string()))?;
-        let period = Duration::from_secs(1)
-            .div_f64(f64::from(settings.rate_limit.get()))
-            .mul_f64(PACING_HEADROOM);
-        let quota = Quota::with_period(period)
-            .expect("the period is positive")
-            .allow_burst(NonZeroU32::MIN);
-        let sig = Mutex::new(Self::sign(&settings, 0));
+        let signer = Signer::new(
+            SignerSettings {
+                sdkappid: settings.sdkappid,
+                admin: settings.admin.clone(),
+                key: settings.key.clone(),
+                ttl: settings.usersig_ttl,
+            },
+            Now::real(),
+        );
         Ok(Client {
             http,
             url,
-            sig,
-            turn: tokio::sync::Mutex::new(()),
-            pacer: RateLimiter::direct(quota),
+            signer,
+            pacer: Pacer::new(settings.rate_limit),
             locked_until: Mutex::new(None),
             warned_unrequested: AtomicBool::new(false),
             settings,
         })
     }
 
-    fn sign(settings: &ClientSettings, generation: u64) -> SigState {
-        let ttl = settings.usersig_ttl;
-        let issued = unix_now();
-        let usersig = usersig::generate(
-            settings.sdkappid,
-            &settings.admin,
-            settings.key.expose(),
-            issued,
-            ttl.as_secs() as i64,
-        );
-        SigState {
-            usersig: Secret::new(usersig),
-            generation,
-            renew_at: Instant::now() + ttl.mul_f64(0.8),
-            expires_at: UNIX_EPOCH + Duration::from_secs(issued.max(0) as u64) + ttl,
-        }
-    }
-
     /// When the current UserSig expires.
     pub fn usersig_expiry(&self) -> SystemTime {
-        self.sig.lock().expect("UserSig lock").expires_at
-    }
-
-    /// The UserSig to use now and its generation, renewed once 80% of its life is gone.
-    fn current_usersig(&self) -> (Secret, u64) {
-        let mut state = self.sig.lock().expect("UserSig lock");
-        if Instant::now() >= state.renew_at {
-            *state = Self::sign(&self.settings, state.generation + 1);
-        }
-        (state.usersig.clone(), state.generation)
-    }
-
-    /// Renews the UserSig unless another batch already did since `seen` was handed out.
-    fn renew_usersig(&self, seen: u64) {
-        let mut state = self.sig.lock().expect("UserSig lock");
-        if state.generation == seen {
-            *state = Self::sign(&self.settings, seen + 1);
-        }
+        self.signer.expiry()
     }
 
     /// Fails while the app is locked out after 70050.
@@ -283,18 +230,14 @@ impl Client {
         };
         loop {
             self.check_lockout()?;
-            let admitted = tokio::time::timeout_at(deadline.into(), async {
-                let _turn = self.turn.lock().await;
-                self.pacer.until_ready().await;
-            })
-            .await;
+            let admitted = self.pacer.admit(deadline).await;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if admitted.is_err() || remaining.is_zero() {
+            if !admitted || remaining.is_zero() {
                 return Err(give_up(last_error, "the cycle's interval ran out"));
             }
             // Another batch may have hit 70050 while this one waited for its turn.
             self.check_lockout()?;
-            let (usersig, generation) = self.current_usersig();
+            let (usersig, generation) = self.signer.current(Now::real());
             let started = Instant::now();
             let result = self
                 .attempt(&body, &usersig, self.settings.timeout.min(remaining))
@@ -311,7 +254,7 @@ impl Client {
             tracing::debug!(app = %self.settings.name, error = %err, batch = batch.len(), "account_check attempt failed");
             match classify(&err) {
                 RetryClass::RenewUserSig if !renewed => {
-                    self.renew_usersig(generation);
+                    self.signer.renew(generation, Now::real());
                     renewed = true;
                 }
                 class @ (RetryClass::Transient | RetryClass::RateLimited)
@@ -319,7 +262,9 @@ impl Client {
                 {
                     retries_used += 1;
                     let wait = backoff(class, retries_used, rand::random_range(0.5..=1.0));
-                    if Instant::now() + wait >= deadline {
+                    // A retry needs its backoff and a whole attempt before the deadline;
+                    // a squeezed one would only time out and hide the real cause.
+                    if Instant::now() + wait + self.settings.timeout > deadline {
                         return Err(give_up(Some(err), "no time left in the interval to retry"));
                     }
                     tokio::time::sleep(wait).await;
@@ -401,15 +346,23 @@ impl Client {
         batch: &[&str],
         items: Vec<wire::ItemResult>,
     ) -> Vec<(String, AccountResult)> {
-        let mut by_id: HashMap<String, ItemOutcome> = HashMap::with_capacity(items.len());
+        // `None` marks a UserID that came back twice with different results.
+        let mut by_id: HashMap<String, Option<ItemOutcome>> = HashMap::with_capacity(items.len());
         let requested: HashSet<&str> = batch.iter().copied().collect();
         let mut unrequested = 0usize;
         for item in items {
-            if requested.contains(item.user_id.as_str()) {
-                by_id.entry(item.user_id).or_insert(item.outcome);
-            } else {
+            if !requested.contains(item.user_id.as_str()) {
                 unrequested += 1;
+                continue;
             }
+            by_id
+                .entry(item.user_id)
+                .and_modify(|seen| {
+                    if seen.as_ref() != Some(&item.outcome) {
+                        *seen = None;
+                    }
+                })
+                .or_insert_with(|| Some(item.outcome.clone()));
         }
         if unrequested > 0 && !self.warned_unrequested.swap(true, Ordering::Relaxed) {
             tracing::warn!(app = %self.settings.name, count = unrequested,
@@ -419,17 +372,21 @@ impl Client {
             .iter()
             .map(|id| {
                 let result = match by_id.remove(*id) {
-                    Some(ItemOutcome::Status(status)) => Ok(status),
-                    Some(ItemOutcome::Failed { code, info }) => Err(Unknown {
-                        code: code.map_or_else(|| "other".to_owned(), |c| c.to_string()),
+                    Some(Some(ItemOutcome::Status(status))) => Ok(status),
+                    Some(Some(ItemOutcome::Failed { code, info })) => Err(Unknown {
+                        code: code.map_or_else(|| "other".to_owned(), code_label),
                         message: match code {
                             Some(code) => format!("ResultCode {code}: {info}"),
                             None => "item without ResultCode".to_owned(),
                         },
                     }),
-                    Some(ItemOutcome::BadStatus(status)) => Err(Unknown {
+                    Some(Some(ItemOutcome::BadStatus(status))) => Err(Unknown {
                         code: "bad_status".to_owned(),
                         message: format!("unknown AccountStatus {status:?}"),
+                    }),
+                    Some(None) => Err(Unknown {
+                        code: "bad_status".to_owned(),
+                        message: "the reply has conflicting items for this UserID".to_owned(),
                     }),
                     None => Err(Unknown {
                         code: "missing".to_owned(),

@@ -5,9 +5,11 @@
 
 pub mod client;
 pub mod error;
+pub mod pacer;
 pub mod region;
 pub mod retry;
 pub mod secret;
+pub mod signer;
 pub mod usersig;
 pub mod wire;
 

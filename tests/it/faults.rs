@@ -31,6 +31,7 @@ async fn transient_faults_are_retried_and_recover() {
         Fault::Malformed,
         Fault::NotJson,
         Fault::Oversized,
+        Fault::OversizedChunked,
         Fault::Code(60008),
         Fault::Code(60013),
         Fault::Code(60014),
@@ -63,6 +64,7 @@ async fn attempt_error_labels() {
         (Fault::Malformed, "decode"),
         (Fault::NotJson, "decode"),
         (Fault::Oversized, "decode"),
+        (Fault::OversizedChunked, "decode"),
         (Fault::Code(70169), "70169"),
         (Fault::Code(90001), "other"),
     ] {
@@ -167,6 +169,8 @@ async fn usersig_refusals_renew_and_retry_once() {
         let report = run_cycle(&simple_app(&sim, "    retries: 0\n", &users())).await;
         assert!(report.success(), "{code}");
         assert_eq!(sim.stats(SDKAPPID).requests, 2, "{code}");
+        // The retry carried a new UserSig, even though it was signed in the same second.
+        assert_eq!(sim.usersigs_seen().len(), 2, "{code}");
 
         // A second refusal in a row is not retried again.
         let sim = start_sim().await;
@@ -206,6 +210,7 @@ async fn item_faults_make_only_their_account_unknown() {
         (Fault::ItemError, Some("70500")),
         (Fault::MissingItem, Some("missing")),
         (Fault::BadStatus, Some("bad_status")),
+        (Fault::Conflict, Some("bad_status")),
         (Fault::ExtraItem, None),
         (Fault::Reorder, None),
     ] {
@@ -259,6 +264,7 @@ async fn no_failure_ever_reads_as_not_imported() {
         Fault::Malformed,
         Fault::NotJson,
         Fault::Oversized,
+        Fault::OversizedChunked,
         Fault::Code(60007),
         Fault::Code(70001),
         Fault::Code(70050),
@@ -268,6 +274,7 @@ async fn no_failure_ever_reads_as_not_imported() {
         Fault::MissingItem,
         Fault::ExtraItem,
         Fault::Reorder,
+        Fault::Conflict,
         Fault::BadStatus,
     ];
     for fault in faults {

@@ -1,6 +1,7 @@
 //! The simulator checks requests as the real service does, and the client's requests pass those checks.
 
 use tim_account_exporter::report::Status;
+use tim_account_exporter::sim::Fault;
 use tim_account_exporter::tim::{usersig, ACCOUNT_CHECK_PATH};
 
 use crate::support::*;
@@ -117,9 +118,15 @@ async fn wrong_credentials_are_unknown_and_not_retried() {
 async fn the_client_request_is_the_documented_one() {
     // The simulator answers 0 only when every parameter, the UserSig and the body are right.
     let sim = start_sim().await;
+    sim.push_faults(SDKAPPID, [Fault::Http502, Fault::Code(70169)]);
     let report = run_cycle(&simple_app(&sim, "", &ids("u", 3))).await;
     assert!(report.success());
-    assert_eq!(sim.stats(SDKAPPID).error_codes.get(&0), Some(&1));
+    let stats = sim.stats(SDKAPPID);
+    assert_eq!(stats.requests, 3);
+    assert_eq!(stats.error_codes.get(&0), Some(&1));
+    // A fresh random for every attempt, and the JSON content type on each.
+    assert_eq!(stats.distinct_randoms, 3);
+    assert_eq!(stats.json_requests, 3);
     let sigs = sim.usersigs_seen();
     assert_eq!(sigs.len(), 1);
     assert!(usersig::verify(&sigs[0], SDKAPPID, ADMIN, KEY, unix_now()).is_ok());
