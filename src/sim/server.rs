@@ -208,6 +208,7 @@ fn is_item_fault(fault: Fault) -> bool {
             | Fault::MissingItem
             | Fault::ExtraItem
             | Fault::Reorder
+            | Fault::Conflict
             | Fault::BadStatus
     )
 }
