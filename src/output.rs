@@ -1,6 +1,4 @@
 //! The `--once` result for people (a table) and for programs (JSON), and its exit code.
-//!
-//! The JSON is the same document `/api/v1/status` serves.
 
 use serde::Serialize;
 

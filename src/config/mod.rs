@@ -12,7 +12,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::tim::{self, AccountStatus, Region, Secret};
+use crate::tim::{self, Region, Secret};
 
 pub use validate::{MAX_USER_ID_BYTES, MIN_USERSIG_TTL};
 
@@ -72,15 +72,6 @@ impl Expect {
             Expect::Imported => "imported",
             Expect::NotImported => "not_imported",
         }
-    }
-
-    /// Whether a known status is what this list expects.
-    pub fn is_met_by(self, status: AccountStatus) -> bool {
-        matches!(
-            (self, status),
-            (Expect::Imported, AccountStatus::Imported)
-                | (Expect::NotImported, AccountStatus::NotImported)
-        )
     }
 }
 
@@ -153,7 +144,8 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         .map_err(|e| ConfigError::one(format!("cannot read {}: {e}", path.display())))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let env = |name: &str| std::env::var(name).ok();
-    let raw = raw::parse_yaml(&text).map_err(|e| prefix_problems(ConfigError::one(e), path))?;
+    let raw = raw::parse_yaml(&text)
+        .map_err(|problems| prefix_problems(ConfigError { problems }, path))?;
     let has_inline_secret = raw.apps.iter().any(|app| app.secret_key.is_some());
     let mut loaded = validate::validate(
         raw,
@@ -178,7 +170,7 @@ fn prefix_problems(mut err: ConfigError, path: &Path) -> ConfigError {
 
 /// Validates configuration text. Files named in it are read relative to `sources.base_dir`.
 pub fn from_yaml(text: &str, sources: &Sources<'_>) -> Result<Loaded, ConfigError> {
-    let raw = raw::parse_yaml(text).map_err(ConfigError::one)?;
+    let raw = raw::parse_yaml(text).map_err(|problems| ConfigError { problems })?;
     validate::validate(raw, sources)
 }
 
@@ -187,7 +179,7 @@ pub fn from_yaml(text: &str, sources: &Sources<'_>) -> Result<Loaded, ConfigErro
 fn inline_secret_warning(path: &Path) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    (mode & 0o077 != 0).then(|| {
+    (mode & 0o044 != 0).then(|| {
         format!(
             "{} holds an inline secret_key and is readable by group or others (mode {:o}); \
              chmod 600 it, or use secret_key_file or secret_key_env",

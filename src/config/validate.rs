@@ -47,6 +47,7 @@ impl Report {
 pub(super) fn validate(raw: RawConfig, sources: &Sources<'_>) -> Result<Loaded, ConfigError> {
     let mut report = Report::default();
     let defaults = resolve_settings(&Settings::BUILT_IN, &raw.defaults, "defaults", &mut report);
+    check_settings(&defaults, "defaults", &|_| true, &mut report);
     if raw.apps.is_empty() {
         report.problem("apps", "at least one app is needed");
     }
@@ -153,8 +154,20 @@ fn resolve_settings(
     settings
 }
 
-fn check_settings(settings: &Settings, path: &str, report: &mut Report) {
-    if settings.interval < MIN_INTERVAL {
+/// Checks resolved settings. `overridden` says which fields were set at `path`: a value
+/// inherited from `defaults` was already checked there and is not blamed on every app.
+fn check_settings(
+    settings: &Settings,
+    path: &str,
+    overridden: &dyn Fn(&str) -> bool,
+    report: &mut Report,
+) {
+    let (interval, timeout, ttl) = (
+        overridden("interval"),
+        overridden("timeout"),
+        overridden("usersig_ttl"),
+    );
+    if interval && settings.interval < MIN_INTERVAL {
         report.problem(
             &format!("{path}.interval"),
             format_args!(
@@ -163,7 +176,9 @@ fn check_settings(settings: &Settings, path: &str, report: &mut Report) {
             ),
         );
     }
-    if settings.timeout.is_zero() {
+    if !(interval || timeout) {
+        // Both inherited: nothing new to check here.
+    } else if settings.timeout.is_zero() {
         report.problem(&format!("{path}.timeout"), "must be more than 0s");
     } else if settings.timeout >= settings.interval {
         report.problem(
@@ -183,7 +198,9 @@ fn check_settings(settings: &Settings, path: &str, report: &mut Report) {
             ),
         );
     }
-    if settings.usersig_ttl < MIN_USERSIG_TTL {
+    if !ttl {
+        // Inherited from defaults, and checked there.
+    } else if settings.usersig_ttl < MIN_USERSIG_TTL {
         report.problem(
             &format!("{path}.usersig_ttl"),
             format_args!(
@@ -207,7 +224,14 @@ fn validate_app(
     report: &mut Report,
 ) -> Option<AppConfig> {
     let before = report.problems.len();
-    check_settings(&settings, path, report);
+    let overrides = raw.settings();
+    let overridden = |field: &str| match field {
+        "interval" => overrides.interval.is_some(),
+        "timeout" => overrides.timeout.is_some(),
+        "usersig_ttl" => overrides.usersig_ttl.is_some(),
+        _ => false,
+    };
+    check_settings(&settings, path, &overridden, report);
     if raw.name.is_empty()
         || !raw
             .name
@@ -285,8 +309,7 @@ fn validate_app(
 /// `https://host[:port][/prefix]`, or `http://` to a loopback host; returned without a
 /// trailing `/`.
 fn check_endpoint(endpoint: &str) -> Result<String, String> {
-    let url =
-        reqwest::Url::parse(endpoint).map_err(|e| format!("{endpoint:?} is not a URL ({e})"))?;
+    let url = url::Url::parse(endpoint).map_err(|e| format!("{endpoint:?} is not a URL ({e})"))?;
     let loopback = match url.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -307,9 +330,14 @@ fn check_endpoint(endpoint: &str) -> Result<String, String> {
             ))
         }
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        // Credentials in the URL would be printed wherever the endpoint is.
         return Err(format!(
-            "{endpoint:?} must be a base URL without user, query or fragment"
+            "{endpoint:?} must be a base URL without user, password, query or fragment"
         ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
@@ -468,23 +496,30 @@ pub(crate) fn user_ids_in_file(text: &str) -> impl Iterator<Item = (usize, &str)
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
 }
 
-/// A cycle must be able to make all its calls within the interval at the configured rate,
-/// or some accounts would be unknown every cycle.
+/// A cycle must be able to start all its calls and see the last one through within the
+/// interval at the configured rate, or some accounts would be unknown every cycle.
 fn check_capacity(lists: &[WatchList], settings: &Settings, path: &str, report: &mut Report) {
     let distinct: HashSet<&str> = lists
         .iter()
         .flat_map(|list| list.user_ids.iter().map(String::as_str))
         .collect();
     let calls = distinct.len().div_ceil(crate::tim::wire::MAX_ITEMS);
-    let needed = Duration::from_secs_f64(calls as f64 / f64::from(settings.rate_limit.get()));
+    if calls <= 1 || settings.timeout >= settings.interval {
+        // One call fits whenever the timeout does, which is checked on its own.
+        return;
+    }
+    let last_start = crate::tim::pacer::period_for(settings.rate_limit)
+        .saturating_mul(u32::try_from(calls.saturating_sub(1)).unwrap_or(u32::MAX));
+    let needed = last_start + settings.timeout;
     if needed >= settings.interval {
         report.problem(
             path,
             format_args!(
-                "{} distinct UserIDs need {calls} calls per cycle, {} at rate_limit {}, which does not fit in the interval of {}; raise rate_limit or interval",
+                "{} distinct UserIDs need {calls} calls per cycle; at rate_limit {} the last starts after {} and may take the timeout of {}, which does not fit in the interval of {}; raise rate_limit or interval",
                 distinct.len(),
-                humantime::format_duration(needed),
                 settings.rate_limit,
+                humantime::format_duration(Duration::from_millis(last_start.as_millis() as u64)),
+                humantime::format_duration(settings.timeout),
                 humantime::format_duration(settings.interval)
             ),
         );

@@ -32,11 +32,16 @@ impl std::fmt::Debug for Pacer {
     }
 }
 
+/// The least time between two calls of an app at this rate limit.
+pub fn period_for(rate_limit: NonZeroU32) -> Duration {
+    Duration::from_secs(1)
+        .div_f64(f64::from(rate_limit.get()))
+        .mul_f64(HEADROOM)
+}
+
 impl Pacer {
     pub fn new(rate_limit: NonZeroU32) -> Self {
-        let period = Duration::from_secs(1)
-            .div_f64(f64::from(rate_limit.get()))
-            .mul_f64(HEADROOM);
+        let period = period_for(rate_limit);
         let quota = Quota::with_period(period)
             .expect("the period is positive")
             .allow_burst(NonZeroU32::MIN);

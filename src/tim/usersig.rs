@@ -123,7 +123,7 @@ fn from_usersig_alphabet(usersig: &str) -> String {
         })
         .collect();
     // Some producers drop the padding; restore it as the official Node verifier does.
-    while base64.len() % 4 != 0 {
+    while !base64.len().is_multiple_of(4) {
         base64.push('=');
     }
     base64

@@ -44,14 +44,6 @@ pub enum AccountStatus {
 }
 
 impl AccountStatus {
-    /// The wire spelling: `Imported` or `NotImported`.
-    pub fn wire_name(self) -> &'static str {
-        match self {
-            AccountStatus::Imported => "Imported",
-            AccountStatus::NotImported => "NotImported",
-        }
-    }
-
     fn from_wire(s: &str) -> Option<Self> {
         match s {
             "Imported" => Some(AccountStatus::Imported),

@@ -96,8 +96,9 @@ fn bad_configs_and_their_messages() {
         (app("    endpoint: http://adminapisgp.im.qcloud.com\n", LIST),
             "apps[0].endpoint: \"http://adminapisgp.im.qcloud.com\" must use https://"),
         (app("    endpoint: ftp://127.0.0.1\n", LIST), "has scheme ftp:, expected https://"),
-        (app("    endpoint: https://h/?a=b\n", LIST), "must be a base URL without user, query or fragment"),
+        (app("    endpoint: https://h/?a=b\n", LIST), "must be a base URL without user, password, query or fragment"),
         (app("    endpoint: not a url\n", LIST), "apps[0].endpoint: \"not a url\" is not a URL"),
+        (app("    endpoint: https://:pw@h\n", LIST), "must be a base URL without user, password"),
         (app("    secret_key_env: TIM_TEST_KEY\n", LIST),
             "apps[0]: exactly one of secret_key_file, secret_key_env and secret_key is needed, 2 given"),
         (app("", LIST).replace("    secret_key: k\n", ""), "exactly one of secret_key_file, secret_key_env and secret_key is needed, 0 given"),
@@ -127,17 +128,18 @@ fn a_cycle_must_fit_in_the_interval() {
         "      - name: vip\n        user_ids: [{}]\n",
         many.join(", ")
     );
+    // Ten calls at 1/s: the last starts after 9 × 1.01 s = 9.09 s, plus a 5 s timeout.
     let err = load(&app(
-        "    rate_limit: 1\n    interval: 10s\n    timeout: 5s\n",
+        "    rate_limit: 1\n    interval: 14s\n    timeout: 5s\n",
         &lists,
     ))
     .unwrap_err();
     assert_eq!(
         err.problems,
-        ["apps[0]: 1000 distinct UserIDs need 10 calls per cycle, 10s at rate_limit 1, which does not fit in the interval of 10s; raise rate_limit or interval"]
+        ["apps[0]: 1000 distinct UserIDs need 10 calls per cycle; at rate_limit 1 the last starts after 9s 90ms and may take the timeout of 5s, which does not fit in the interval of 14s; raise rate_limit or interval"]
     );
     assert!(load(&app(
-        "    rate_limit: 1\n    interval: 11s\n    timeout: 5s\n",
+        "    rate_limit: 1\n    interval: 15s\n    timeout: 5s\n",
         &lists
     ))
     .is_ok());
@@ -151,7 +153,49 @@ fn every_problem_is_reported_at_once() {
     )
     .replace("singapore", "atlantis");
     let err = load(&yaml).unwrap_err();
-    assert_eq!(err.problems.len(), 5, "{:?}", err.problems);
+    let problems: Vec<&str> = err
+        .problems
+        .iter()
+        .map(|p| p.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "apps[0].retries",
+            "apps[0].rate_limit",
+            "apps[0].region",
+            "apps[0].watchlists[0].user_ids[0]",
+            "apps[0].watchlists[0].user_ids[2]",
+        ],
+        "{:?}",
+        err.problems
+    );
+}
+
+#[test]
+fn problems_in_defaults_are_reported_once_under_defaults() {
+    let yaml = format!(
+        "defaults:\n  interval: 2s\n  usersig_ttl: 1m\n{}{}",
+        app("", LIST),
+        &app("", LIST).replace("prod-sg", "prod-eu")["apps:\n".len()..]
+    );
+    let err = load(&yaml).unwrap_err();
+    assert_eq!(
+        err.problems,
+        [
+            "defaults.timeout: 5s must be shorter than the interval (2s)",
+            "defaults.usersig_ttl: 1m is shorter than the minimum of 5m",
+        ]
+    );
+    // An app that overrides a value is checked against what it inherits.
+    let yaml = format!(
+        "defaults:\n  interval: 10s\n{}",
+        app("    timeout: 12s\n", LIST)
+    );
+    assert_eq!(
+        load(&yaml).unwrap_err().problems,
+        ["apps[0].timeout: 12s must be shorter than the interval (10s)"]
+    );
 }
 
 #[test]
