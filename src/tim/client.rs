@@ -95,7 +95,7 @@ pub struct Client {
     url: reqwest::Url,
     signer: Signer,
     pacer: Pacer,
-    locked_until: Mutex<Option<Instant>>,
+    lockout: Lockout,
     warned_unrequested: AtomicBool,
 }
 
@@ -139,7 +139,7 @@ impl Client {
             url,
             signer,
             pacer: Pacer::new(settings.rate_limit),
-            locked_until: Mutex::new(None),
+            lockout: Lockout::default(),
             warned_unrequested: AtomicBool::new(false),
             settings,
         })
@@ -152,8 +152,7 @@ impl Client {
 
     /// Fails while the app is locked out after 70050.
     fn check_lockout(&self) -> Result<(), Unknown> {
-        let until = *self.locked_until.lock().expect("lockout lock");
-        match until.and_then(|until| until.checked_duration_since(Instant::now())) {
+        match self.lockout.left(Instant::now()) {
             None => Ok(()),
             Some(left) => Err(Unknown {
                 code: "70050".to_owned(),
@@ -270,8 +269,7 @@ impl Client {
                     tokio::time::sleep(wait).await;
                 }
                 RetryClass::LockOut => {
-                    *self.locked_until.lock().expect("lockout lock") =
-                        Some(Instant::now() + LOCKOUT_AFTER_70050);
+                    self.lockout.start(Instant::now());
                     return Err(give_up(Some(err), "no calls for this app for 60s"));
                 }
                 RetryClass::Never => return Err(give_up(Some(err), "not retried")),
@@ -396,5 +394,43 @@ impl Client {
                 ((*id).to_owned(), result)
             })
             .collect()
+    }
+}
+
+/// The pause after 70050: no call for [`LOCKOUT_AFTER_70050`] from the refusal.
+#[derive(Debug, Default)]
+struct Lockout(Mutex<Option<Instant>>);
+
+impl Lockout {
+    fn start(&self, now: Instant) {
+        *self.0.lock().expect("lockout lock") = Some(now + LOCKOUT_AFTER_70050);
+    }
+
+    /// How long the pause still lasts at `now`, if it does.
+    fn left(&self, now: Instant) -> Option<Duration> {
+        let until = (*self.0.lock().expect("lockout lock"))?;
+        until
+            .checked_duration_since(now)
+            .filter(|left| !left.is_zero())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lockout_lasts_60_seconds_then_calls_resume() {
+        let lockout = Lockout::default();
+        let t0 = Instant::now();
+        assert_eq!(lockout.left(t0), None);
+        lockout.start(t0);
+        assert_eq!(lockout.left(t0), Some(Duration::from_secs(60)));
+        assert_eq!(
+            lockout.left(t0 + Duration::from_secs(59)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(lockout.left(t0 + Duration::from_secs(60)), None);
+        assert_eq!(lockout.left(t0 + Duration::from_secs(61)), None);
     }
 }
