@@ -158,7 +158,7 @@ impl Client {
                 code: "70050".to_owned(),
                 message: format!(
                     "no calls for {}s after ErrorCode 70050 (UserSig refused too often; check the secret key)",
-                    left.as_secs() + 1
+                    left.as_secs() + u64::from(left.subsec_nanos() > 0)
                 ),
             }),
         }
