@@ -35,6 +35,23 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// One fault of every kind (a whole-call failure stands for all `Code`s).
+    pub const ONE_OF_EACH: [Fault; 13] = [
+        Fault::Timeout,
+        Fault::Http502,
+        Fault::Malformed,
+        Fault::NotJson,
+        Fault::Oversized,
+        Fault::OversizedChunked,
+        Fault::Code(70169),
+        Fault::ItemError,
+        Fault::MissingItem,
+        Fault::ExtraItem,
+        Fault::Reorder,
+        Fault::Conflict,
+        Fault::BadStatus,
+    ];
+
     /// Faults a retry or a later cycle recovers from, for `--fault-rate` without `--faults`.
     pub const TRANSIENT: [Fault; 6] = [
         Fault::Http502,
@@ -102,21 +119,7 @@ mod tests {
 
     #[test]
     fn spellings_round_trip() {
-        for fault in [
-            Fault::Timeout,
-            Fault::Http502,
-            Fault::Malformed,
-            Fault::NotJson,
-            Fault::Oversized,
-            Fault::OversizedChunked,
-            Fault::Code(70169),
-            Fault::ItemError,
-            Fault::MissingItem,
-            Fault::ExtraItem,
-            Fault::Reorder,
-            Fault::Conflict,
-            Fault::BadStatus,
-        ] {
+        for fault in Fault::ONE_OF_EACH {
             assert_eq!(fault.to_string().parse::<Fault>(), Ok(fault));
         }
         assert!("code:0".parse::<Fault>().is_err());
