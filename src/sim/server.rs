@@ -93,7 +93,7 @@ fn decide(inner: &Inner, query: &str, json: bool, body: &[u8]) -> Decision {
     else {
         return Decision::Reply(envelope(70020, "SDKAppID does not exist"));
     };
-    let code = check_request(inner, app, &params, body);
+    let checked = check_request(inner, app, &params, body);
     let mut log = app.log.lock().expect("log lock");
     let now = Instant::now();
     log.arrivals.push(now);
@@ -109,13 +109,12 @@ fn decide(inner: &Inner, query: &str, json: bool, body: &[u8]) -> Decision {
         log.window.pop_front();
     }
     log.window.push_back(now);
-    let over_rate = log.window.len() > inner.options.rate_limit as usize;
-    let items = match (over_rate, code) {
-        (true, _) => Err((60007, "REST API call frequency exceeds the limit")),
-        (false, Err(failure)) => Err(failure),
-        (false, Ok(items)) => Ok(items),
+    let checked = if log.window.len() > inner.options.rate_limit as usize {
+        Err((60007, "REST API call frequency exceeds the limit"))
+    } else {
+        checked
     };
-    let items = match items {
+    let items = match checked {
         Ok(items) => items,
         Err((code, info)) => {
             *log.error_codes.entry(code).or_default() += 1;
