@@ -176,10 +176,10 @@ fn check_settings(
             ),
         );
     }
-    if !(interval || timeout) {
-        // Both inherited: nothing new to check here.
-    } else if settings.timeout.is_zero() {
+    if timeout && settings.timeout.is_zero() {
         report.problem(&format!("{path}.timeout"), "must be more than 0s");
+    } else if !(interval || timeout) || settings.timeout.is_zero() {
+        // Inherited values were checked where they were set.
     } else if settings.timeout >= settings.interval {
         report.problem(
             &format!("{path}.timeout"),
@@ -189,7 +189,7 @@ fn check_settings(
                 humantime::format_duration(settings.interval)
             ),
         );
-    } else if settings.timeout <= SERVER_TIMEOUT {
+    } else if timeout && settings.timeout <= SERVER_TIMEOUT {
         report.warning(
             &format!("{path}.timeout"),
             format_args!(
@@ -309,37 +309,34 @@ fn validate_app(
 /// `https://host[:port][/prefix]`, or `http://` to a loopback host; returned without a
 /// trailing `/`.
 fn check_endpoint(endpoint: &str) -> Result<String, String> {
-    let url = url::Url::parse(endpoint).map_err(|e| format!("{endpoint:?} is not a URL ({e})"))?;
+    // The endpoint is never echoed whole: it could carry credentials.
+    let mut url = url::Url::parse(endpoint).map_err(|e| format!("not a URL ({e})"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user or password".to_owned());
+    }
+    let shown = url.to_string();
     let loopback = match url.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err(format!("{endpoint:?} has no host")),
+        None => return Err(format!("{shown:?} has no host")),
     };
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
         "http" => {
             return Err(format!(
-                "{endpoint:?} must use https:// (http:// is allowed only for loopback hosts)"
+                "{shown:?} must use https:// (http:// is allowed only for loopback hosts)"
             ))
         }
-        other => {
-            return Err(format!(
-                "{endpoint:?} has scheme {other}:, expected https://"
-            ))
-        }
+        other => return Err(format!("{shown:?} has scheme {other}:, expected https://")),
     }
-    if url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        // Credentials in the URL would be printed wherever the endpoint is.
+    if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
-            "{endpoint:?} must be a base URL without user, password, query or fragment"
+            "{shown:?} must be a base URL without query or fragment"
         ));
     }
+    url.set_query(None);
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 

@@ -16,7 +16,7 @@ pub enum Fault {
     NotJson,
     /// A valid envelope padded past 1 MiB, with a Content-Length.
     Oversized,
-    /// The same, streamed in chunks without a Content-Length.
+    /// A valid envelope followed by padding streamed without end or Content-Length.
     OversizedChunked,
     /// The whole call fails with this ErrorCode.
     Code(i64),

@@ -275,14 +275,11 @@ fn reply(inner: &Inner, app: &AppState, user_ids: &[String], fault: Option<Fault
             );
         }
         Some(Fault::OversizedChunked) => {
-            // Streamed without Content-Length: only counting the bytes can catch it.
             let head = serde_json::to_string(&success(items)).expect("JSON");
             let padding = Bytes::from(vec![b' '; 64 * 1024]);
+            // Padding without end: a client that does not count bytes reads until its timeout.
             let chunks = std::iter::once(Bytes::from(head))
-                .chain(std::iter::repeat_n(
-                    padding,
-                    MAX_REPLY_BYTES / (64 * 1024) + 1,
-                ))
+                .chain(std::iter::repeat(padding))
                 .map(Ok::<_, std::convert::Infallible>);
             let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
             return Decision::Reply(

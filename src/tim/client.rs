@@ -234,6 +234,10 @@ impl Client {
             if !admitted || remaining.is_zero() {
                 return Err(give_up(last_error, "the cycle's interval ran out"));
             }
+            // A retry cut short by the deadline would only time out and hide the real cause.
+            if last_error.is_some() && remaining < self.settings.timeout {
+                return Err(give_up(last_error, "no time left in the interval to retry"));
+            }
             // Another batch may have hit 70050 while this one waited for its turn.
             self.check_lockout()?;
             let (usersig, generation) = self.signer.current(Now::real());
@@ -356,7 +360,10 @@ impl Client {
             by_id
                 .entry(item.user_id)
                 .and_modify(|seen| {
-                    if seen.as_ref() != Some(&item.outcome) {
+                    if !seen
+                        .as_ref()
+                        .is_some_and(|seen| same_result(seen, &item.outcome))
+                    {
                         *seen = None;
                     }
                 })
@@ -394,6 +401,14 @@ impl Client {
                 ((*id).to_owned(), result)
             })
             .collect()
+    }
+}
+
+/// Whether two items for one UserID say the same; failed items agree on their code alone.
+fn same_result(a: &ItemOutcome, b: &ItemOutcome) -> bool {
+    match (a, b) {
+        (ItemOutcome::Failed { code: x, .. }, ItemOutcome::Failed { code: y, .. }) => x == y,
+        _ => a == b,
     }
 }
 

@@ -42,7 +42,7 @@ async fn config_check_lists_every_problem_and_exits_2() {
     let stderr = text(&out.stderr);
     for expected in [
         "apps[0].retries: 12 is out of range 0..=10",
-        "apps[0].endpoint: \"http://example.com\" must use https://",
+        "apps[0].endpoint: \"http://example.com/\" must use https://",
         "apps[0].watchlists[0].user_ids[0]: UserID \"  spaced\" has surrounding whitespace",
     ] {
         assert!(

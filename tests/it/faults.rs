@@ -331,3 +331,34 @@ async fn a_failed_tls_handshake_is_a_transport_failure() {
     assert_eq!(error_code_of(&report, "alice").as_deref(), Some("connect"));
     assert_eq!(status_of(&report, "alice"), Status::Unknown);
 }
+
+/// A retry is made only if its backoff and a whole attempt still fit in the interval: one
+/// squeezed in would time out and report `timeout` instead of the real cause.
+#[tokio::test]
+async fn no_retry_without_room_for_a_whole_attempt() {
+    let sim = start_sim().await;
+    sim.push_faults(SDKAPPID, [Fault::Code(70169)]);
+    let app = simple_app(
+        &sim,
+        "    interval: 2s\n    timeout: 1900ms\n    retries: 3\n",
+        &users(),
+    );
+    let report = run_cycle(&app).await;
+    assert_eq!(sim.stats(SDKAPPID).requests, 1);
+    assert_eq!(error_code_of(&report, "alice").as_deref(), Some("70169"));
+}
+
+/// A reply streamed without end is cut off at 1 MiB, well before the attempt's timeout.
+#[tokio::test]
+async fn an_endless_body_is_cut_off_by_size() {
+    let sim = start_sim().await;
+    sim.push_faults(SDKAPPID, [Fault::OversizedChunked]);
+    let app = simple_app(&sim, "    timeout: 20s\n    retries: 0\n", &users());
+    let report = run_cycle(&app).await;
+    assert_eq!(report.attempts[0].error.as_deref(), Some("decode"));
+    assert!(
+        report.attempts[0].duration < Duration::from_secs(10),
+        "{:?}",
+        report.attempts[0].duration
+    );
+}

@@ -102,3 +102,59 @@ async fn no_secret_in_config_check_errors_or_debug_output() {
     assert_no_secret(&debug, &secrets, "Debug output");
     assert!(debug.contains("<redacted>"));
 }
+
+#[tokio::test]
+async fn a_password_in_the_endpoint_is_refused_without_printing_it() {
+    for endpoint in [
+        "https://ops:hunter2@proxy.example.com",
+        "http://ops:hunter2@proxy.example.com",
+    ] {
+        let yaml = app_yaml(endpoint, "", &list_yaml("vip", "imported", &["a".into()]));
+        let (_dir, path) = write_config(&yaml);
+        let out = run_exporter(vec![
+            "--config.file".into(),
+            path.display().to_string(),
+            "--config.check".into(),
+        ])
+        .await;
+        assert_eq!(out.status.code(), Some(2));
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            printed.contains("apps[0].endpoint: must not contain a user or password"),
+            "{printed}"
+        );
+        assert_no_secret(&printed, &["hunter2".to_owned()], "--config.check");
+    }
+}
+
+#[tokio::test]
+async fn an_inline_key_in_a_readable_file_gets_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let yaml = app_yaml(
+        "https://adminapisgp.im.qcloud.com",
+        "",
+        &list_yaml("vip", "imported", &["a".into()]),
+    );
+    for (mode, warned) in [(0o600, false), (0o620, false), (0o640, true), (0o604, true)] {
+        let (_dir, path) = write_config(&yaml);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = run_exporter(vec![
+            "--config.file".into(),
+            path.display().to_string(),
+            "--config.check".into(),
+        ])
+        .await;
+        assert_eq!(out.status.code(), Some(0));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.contains("holds an inline secret_key and is readable by group or others"),
+            warned,
+            "mode {mode:o}: {stderr}"
+        );
+        assert_no_secret(&stderr, &[KEY.to_owned()], "the warning");
+    }
+}

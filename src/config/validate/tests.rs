@@ -94,11 +94,12 @@ fn bad_configs_and_their_messages() {
         (app("", LIST).replace("sdkappid: 1400000000", "sdkappid: -5"), "apps[0].sdkappid: invalid type: integer `-5`, expected u64 at line 3"),
         (app("", LIST).replace("admin: administrator", "admin: ''"), "apps[0].admin: UserID is empty"),
         (app("    endpoint: http://adminapisgp.im.qcloud.com\n", LIST),
-            "apps[0].endpoint: \"http://adminapisgp.im.qcloud.com\" must use https://"),
+            "apps[0].endpoint: \"http://adminapisgp.im.qcloud.com/\" must use https://"),
         (app("    endpoint: ftp://127.0.0.1\n", LIST), "has scheme ftp:, expected https://"),
-        (app("    endpoint: https://h/?a=b\n", LIST), "must be a base URL without user, password, query or fragment"),
-        (app("    endpoint: not a url\n", LIST), "apps[0].endpoint: \"not a url\" is not a URL"),
-        (app("    endpoint: https://:pw@h\n", LIST), "must be a base URL without user, password"),
+        (app("    endpoint: https://h/?a=b\n", LIST), "must be a base URL without query or fragment"),
+        (app("    endpoint: not a url\n", LIST), "apps[0].endpoint: not a URL"),
+        (app("    endpoint: https://:pw@h\n", LIST), "apps[0].endpoint: must not contain a user or password"),
+        (app("    endpoint: http://u:hunter2@example.com\n", LIST), "apps[0].endpoint: must not contain a user or password"),
         (app("    secret_key_env: TIM_TEST_KEY\n", LIST),
             "apps[0]: exactly one of secret_key_file, secret_key_env and secret_key is needed, 2 given"),
         (app("", LIST).replace("    secret_key: k\n", ""), "exactly one of secret_key_file, secret_key_env and secret_key is needed, 0 given"),
@@ -187,6 +188,20 @@ fn problems_in_defaults_are_reported_once_under_defaults() {
             "defaults.usersig_ttl: 1m is shorter than the minimum of 5m",
         ]
     );
+    // An app that overrides only the interval is not blamed for the inherited timeout.
+    let yaml = format!(
+        "defaults:\n  timeout: 0s\n{}",
+        app("    interval: 30s\n", LIST)
+    );
+    assert_eq!(
+        load(&yaml).unwrap_err().problems,
+        ["defaults.timeout: must be more than 0s"]
+    );
+    let yaml = format!(
+        "defaults:\n  timeout: 2s\n{}",
+        app("    interval: 30s\n", LIST)
+    );
+    assert_eq!(load(&yaml).unwrap().warnings.len(), 1);
     // An app that overrides a value is checked against what it inherits.
     let yaml = format!(
         "defaults:\n  interval: 10s\n{}",
