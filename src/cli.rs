@@ -1,7 +1,8 @@
 //! The command line: flags in the Prometheus style, and what each mode does.
 //!
-//! `--config.check` validates, `--once` checks every app once and prints the result,
-//! `--demo` swaps the configuration for the built-in demo against the simulator.
+//! `--config.check` validates, `--once` checks every app once and prints the result, and
+//! without either the exporter runs as a daemon. `--demo` swaps the configuration for the
+//! built-in demo against the simulator.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use crate::config::{self, Config};
+use crate::daemon::{self, ConfigSource};
 use crate::output::{self, EXIT_USAGE};
 use crate::report::Summary;
 use crate::telemetry::{self, LogFormat, LogLevel};
@@ -42,6 +44,14 @@ pub struct Args {
     /// Use the built-in demo configuration against a simulator on loopback.
     #[arg(long)]
     pub demo: bool,
+    /// The address to serve /metrics, the status page and the API on; `:9731` means every
+    /// interface, port 0 picks a free port.
+    #[arg(
+        long = "web.listen-address",
+        value_name = "[HOST]:PORT",
+        default_value = ":9731"
+    )]
+    pub listen_address: String,
     /// Only log messages at or above this level.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
@@ -75,15 +85,8 @@ pub fn main() -> ExitCode {
 
 /// Runs the mode the arguments ask for and returns the exit code.
 pub async fn run(args: Args) -> u8 {
-    if !args.once && !args.config_check {
-        eprintln!(
-            "nothing to do: pass --once to check every app once, or --config.check to validate \
-             the configuration (the long-running daemon is not part of this version)"
-        );
-        return EXIT_USAGE;
-    }
-    // The demo's simulator must outlive the check, so it is held here.
-    let (config, _demo) = if args.demo {
+    // The demo's simulator must outlive the checks, so it is held here.
+    let (config, demo_running) = if args.demo {
         match demo::start().await {
             Ok(demo) => (demo.config.clone(), Some(demo)),
             Err(e) => {
@@ -110,6 +113,13 @@ pub async fn run(args: Args) -> u8 {
         );
         return output::EXIT_OK;
     }
+    if !args.once {
+        let source = match &demo_running {
+            Some(_) => ConfigSource::Fixed(config.clone()),
+            None => ConfigSource::File(args.config_file.clone()),
+        };
+        return serve(&args, source, config, demo_running.is_some()).await;
+    }
     let reports = match cycle::check_all(&config).await {
         Ok(reports) => reports,
         Err(e) => {
@@ -125,6 +135,35 @@ pub async fn run(args: Args) -> u8 {
         }
     );
     output::exit_code(Summary::of(&reports))
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+async fn serve(args: &Args, source: ConfigSource, config: Config, demo: bool) -> u8 {
+    let listener = match crate::web::bind(&args.listen_address).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("cannot listen on {}: {e}", args.listen_address);
+            tracing::error!(address = %args.listen_address, error = %e, "cannot listen");
+            return EXIT_USAGE;
+        }
+    };
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| args.listen_address.clone(), |a| a.to_string());
+    tracing::info!(address = %address, version = crate::metrics::VERSION, "listening");
+    if demo {
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        tracing::info!(url = %format!("http://localhost:{port}/"),
+            "demo running against the built-in simulator; open the URL, Ctrl-C to stop");
+    }
+    match daemon::run(source, config, listener, daemon::termination()).await {
+        Ok(()) => output::EXIT_OK,
+        Err(e) => {
+            tracing::error!(error = %e, "the exporter failed");
+            eprintln!("{e}");
+            EXIT_USAGE
+        }
+    }
 }
 
 /// Loads the configuration, printing its problems (or its warnings) to standard error.

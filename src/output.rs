@@ -35,7 +35,8 @@ struct AppDocument<'a> {
     name: &'a str,
     region: &'static str,
     sdkappid: u64,
-    checked_at: String,
+    /// RFC 3339; `null` before the app's first cycle.
+    checked_at: Option<String>,
     duration_seconds: f64,
     calls: usize,
     accounts: Vec<AccountDocument<'a>>,
@@ -60,7 +61,9 @@ pub fn render_json(reports: &[AppReport]) -> String {
                 name: &report.name,
                 region: report.region.name(),
                 sdkappid: report.sdkappid,
-                checked_at: humantime::format_rfc3339_millis(report.checked_at).to_string(),
+                checked_at: report
+                    .checked_at
+                    .map(|at| humantime::format_rfc3339_millis(at).to_string()),
                 duration_seconds: report.duration.as_secs_f64(),
                 calls: report.calls(),
                 accounts: report
@@ -182,6 +185,7 @@ mod tests {
             error: (status == Status::Unknown).then(|| Unknown {
                 code: "timeout".into(),
                 message: "timed out (after 3 attempts)".into(),
+                in_reply: false,
             }),
         }
     }
@@ -191,7 +195,7 @@ mod tests {
             name: "prod-sg".into(),
             region: Region::Singapore,
             sdkappid: 1_400_000_000,
-            checked_at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            checked_at: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             duration: Duration::from_millis(250),
             attempts: Vec::new(),
             accounts,

@@ -28,6 +28,17 @@ impl Status {
     }
 }
 
+impl Status {
+    /// Whether this status differs from what the watch list expects. Unknown never does.
+    pub fn drifts_from(self, expected: Expect) -> bool {
+        match self {
+            Status::Imported => expected != Expect::Imported,
+            Status::NotImported => expected != Expect::NotImported,
+            Status::Unknown => false,
+        }
+    }
+}
+
 impl From<AccountStatus> for Status {
     fn from(status: AccountStatus) -> Self {
         match status {
@@ -51,11 +62,7 @@ pub struct AccountReport {
 impl AccountReport {
     /// A known status that differs from the expectation. Unknown is never drift.
     pub fn drift(&self) -> bool {
-        match self.status {
-            Status::Imported => self.expected != Expect::Imported,
-            Status::NotImported => self.expected != Expect::NotImported,
-            Status::Unknown => false,
-        }
+        self.status.drifts_from(self.expected)
     }
 }
 
@@ -65,8 +72,8 @@ pub struct AppReport {
     pub name: String,
     pub region: Region,
     pub sdkappid: u64,
-    /// When the cycle started.
-    pub checked_at: SystemTime,
+    /// When the cycle started; `None` while the daemon has not finished one yet.
+    pub checked_at: Option<SystemTime>,
     pub duration: Duration,
     /// Every HTTP attempt of the cycle, retries included.
     pub attempts: Vec<Attempt>,
@@ -95,6 +102,7 @@ impl AppReport {
                     Err(Unknown {
                         code: "missing".to_owned(),
                         message: "not checked".to_owned(),
+                        in_reply: false,
                     })
                 });
                 let (status, error) = match result {
@@ -114,7 +122,7 @@ impl AppReport {
             name: app.name.clone(),
             region: app.region,
             sdkappid: app.sdkappid,
-            checked_at,
+            checked_at: Some(checked_at),
             duration,
             attempts,
             accounts,

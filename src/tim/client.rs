@@ -55,6 +55,9 @@ pub struct Unknown {
     pub code: String,
     /// A sentence for people; never contains a secret.
     pub message: String,
+    /// Whether a reply came and its item for this account carried no status (a
+    /// `ResultCode`, a bad `AccountStatus`, or no item at all), rather than the call failing.
+    pub in_reply: bool,
 }
 
 /// The result for one account: its status, or why it is unknown.
@@ -160,6 +163,7 @@ impl Client {
                     "no calls for {}s after ErrorCode 70050 (UserSig refused too often; check the secret key)",
                     left.as_secs() + u64::from(left.subsec_nanos() > 0)
                 ),
+                in_reply: false,
             }),
         }
     }
@@ -221,10 +225,12 @@ impl Client {
             Some(err) => Unknown {
                 code: err.label(),
                 message: format!("{err} ({why})"),
+                in_reply: false,
             },
             None => Unknown {
                 code: "deadline".to_owned(),
                 message: format!("no call made: {why}"),
+                in_reply: false,
             },
         };
         loop {
@@ -384,18 +390,22 @@ impl Client {
                             Some(code) => format!("ResultCode {code}: {info}"),
                             None => "item without ResultCode".to_owned(),
                         },
+                        in_reply: true,
                     }),
                     Some(Some(ItemOutcome::BadStatus(status))) => Err(Unknown {
                         code: "bad_status".to_owned(),
                         message: format!("unknown AccountStatus {status:?}"),
+                        in_reply: true,
                     }),
                     Some(None) => Err(Unknown {
                         code: "bad_status".to_owned(),
                         message: "the reply has conflicting items for this UserID".to_owned(),
+                        in_reply: true,
                     }),
                     None => Err(Unknown {
                         code: "missing".to_owned(),
                         message: "UserID missing from ResultItem".to_owned(),
+                        in_reply: true,
                     }),
                 };
                 ((*id).to_owned(), result)

@@ -8,11 +8,17 @@ mod support;
 mod batching;
 /// The command line: `--config.check`, `--once` and its exit codes and outputs, `--demo`.
 mod cli;
+/// The daemon on port 0: metrics, reload, readiness, the page.
+mod daemon;
 /// Every injected fault, retries, and the rule that a failure is never "not imported".
 mod faults;
+/// A real Prometheus scrapes the daemon; promtool checks a scrape.
+mod prometheus;
 /// The per-app call rate bound, retries included.
 mod rate;
 /// Secrets never reach logs, errors or output.
 mod secrets;
+/// The binary as a service: port 0, SIGHUP, SIGTERM and SIGINT.
+mod signals;
 /// The simulator refuses bad requests the way the service does.
 mod simulator;

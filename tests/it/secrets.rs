@@ -158,3 +158,93 @@ async fn an_inline_key_in_a_readable_file_gets_a_warning() {
         assert_no_secret(&stderr, &[KEY.to_owned()], "the warning");
     }
 }
+
+/// The daemon at trace level through failures, renewals and reloads: neither its logs
+/// nor anything it serves holds the key or a UserSig.
+#[tokio::test]
+async fn no_secret_in_what_the_daemon_serves_or_logs() {
+    let sim = Simulator::start(sim_options()).await.unwrap();
+    let yaml = app_yaml(
+        &sim.endpoint(),
+        "    interval: 2s\n    timeout: 1s\n    retries: 3\n",
+        &list_yaml("vip", "imported", &ids("u", 150)),
+    );
+    let (_dir, path) = write_config(&yaml);
+    sim.push_faults(
+        SDKAPPID,
+        [
+            Fault::Code(70001),
+            Fault::Http502,
+            Fault::NotJson,
+            Fault::Code(70403),
+        ],
+    );
+    let config = path.display().to_string();
+    let mut daemon = DaemonProcess::start(&["--config.file", &config, "--log.level", "trace"]);
+    get_until(
+        &daemon.url("/-/ready"),
+        std::time::Duration::from_secs(20),
+        |s, _| s == 200,
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let mut served = String::new();
+    for path in [
+        "/",
+        "/metrics",
+        "/api/v1/status",
+        "/-/ready",
+        "/-/healthy",
+        "/nowhere",
+    ] {
+        served.push_str(
+            &http
+                .get(daemon.url(path))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+    }
+    served.push_str(
+        &http
+            .post(daemon.url("/-/reload"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    std::fs::write(
+        &path,
+        yaml.replace("retries: 3", "retries: 3\n    shade: x"),
+    )
+    .unwrap();
+    served.push_str(
+        &http
+            .post(daemon.url("/-/reload"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        served.contains("shade"),
+        "the failed reload's message is served"
+    );
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(std::time::Duration::from_secs(5)), Some(0));
+
+    let mut secrets = sim.usersigs_seen();
+    assert!(secrets.len() >= 2, "the UserSig was renewed after 70001");
+    secrets.push(KEY.to_owned());
+    assert_no_secret(&served, &secrets, "what the daemon serves");
+    let log = daemon.stderr();
+    assert!(log.contains("usersig=<redacted>"), "trace logs ran");
+    assert_no_secret(&log, &secrets, "the daemon's logs");
+}

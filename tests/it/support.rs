@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use tim_account_exporter::config::{self, AppConfig, Sources};
-use tim_account_exporter::cycle;
 use tim_account_exporter::report::{AppReport, Status};
 use tim_account_exporter::sim::{SimApp, SimOptions, Simulator};
 use tim_account_exporter::tim::{Client, Secret};
+use tim_account_exporter::{cycle, daemon};
 
 pub const SDKAPPID: u64 = 1_400_000_000;
 pub const ADMIN: &str = "administrator";
@@ -133,4 +133,309 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("the clock is after 1970")
         .as_secs() as i64
+}
+
+/// A daemon started in-process on `127.0.0.1:0`.
+pub struct RunningDaemon {
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), daemon::DaemonError>>,
+    http: reqwest::Client,
+}
+
+impl RunningDaemon {
+    pub async fn start(source: daemon::ConfigSource, config: config::Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(daemon::run(source, config, listener, async {
+            let _ = stopped.await;
+        }));
+        RunningDaemon {
+            addr,
+            stop: Some(stop),
+            task,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Starts the daemon on the configuration file at `path`, as `--config.file` does.
+    pub async fn from_file(path: &Path) -> Self {
+        let config = config::load(path).expect("valid config").config;
+        Self::start(daemon::ConfigSource::File(path.to_path_buf()), config).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self.http.get(self.url(path)).send().await.expect("GET");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    pub async fn post(&self, path: &str) -> (u16, String) {
+        let response = self.http.post(self.url(path)).send().await.expect("POST");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    pub async fn scrape(&self) -> Scrape {
+        let (status, text) = self.get("/metrics").await;
+        assert_eq!(status, 200, "{text}");
+        Scrape::parse(&text)
+    }
+
+    /// Waits (up to `limit`) until `check` holds for a scrape, and returns that scrape.
+    pub async fn scrape_until(
+        &self,
+        limit: std::time::Duration,
+        what: &str,
+        check: impl Fn(&Scrape) -> bool,
+    ) -> Scrape {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let scrape = self.scrape().await;
+            if check(&scrape) {
+                return scrape;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; last scrape:\n{}",
+                scrape.text
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_ready(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.get("/-/ready").await.0 != 200 {
+            assert!(std::time::Instant::now() < deadline, "never ready");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Signals shutdown and waits for `run` to return.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().expect("running").send(());
+        let result = (&mut self.task).await.expect("daemon task joins");
+        result.expect("daemon ran cleanly");
+    }
+}
+
+/// One sample of a scrape.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A parsed exposition in the text format.
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    pub text: String,
+    pub types: std::collections::BTreeMap<String, String>,
+    pub samples: Vec<Sample>,
+}
+
+impl Scrape {
+    pub fn parse(text: &str) -> Self {
+        let mut types = std::collections::BTreeMap::new();
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').expect("TYPE line");
+                types.insert(name.to_owned(), kind.to_owned());
+                continue;
+            }
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').expect("sample line");
+            let (name, labels) = match series.split_once('{') {
+                Some((name, labels)) => (name, parse_labels(labels.trim_end_matches('}'))),
+                None => (series, std::collections::BTreeMap::new()),
+            };
+            samples.push(Sample {
+                name: name.to_owned(),
+                labels,
+                value: value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("value in {line:?}")),
+            });
+        }
+        Scrape {
+            text: text.to_owned(),
+            types,
+            samples,
+        }
+    }
+
+    /// The samples of `name` whose labels include every pair of `labels`.
+    pub fn find(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Sample> {
+        self.samples
+            .iter()
+            .filter(|s| s.name == name)
+            .filter(|s| {
+                labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .collect()
+    }
+
+    /// The value of the one sample of `name` with `labels`, if there is exactly one.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        match self.find(name, labels).as_slice() {
+            [one] => Some(one.value),
+            [] => None,
+            many => panic!("{} samples of {name} match {labels:?}", many.len()),
+        }
+    }
+}
+
+/// `a="x",b="y"` into a map; values may hold escaped quotes and backslashes.
+fn parse_labels(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut labels = std::collections::BTreeMap::new();
+    let mut rest = text;
+    while let Some((name, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, other)) => value.push(other),
+                    None => break,
+                },
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        labels.insert(name.trim_start_matches(',').to_owned(), value);
+        rest = &after[end..];
+    }
+    labels
+}
+
+/// The exporter binary running as a daemon, its standard error collected.
+pub struct DaemonProcess {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl DaemonProcess {
+    /// Starts the binary with `args` plus `--web.listen-address 127.0.0.1:0`, and waits
+    /// for the address it logs.
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = exporter()
+            .args(args)
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let collected = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in reader.lines().map_while(Result::ok) {
+                if let Some(addr) = line
+                    .split_whitespace()
+                    .find_map(|field| field.strip_prefix("address="))
+                {
+                    let _ = tx.send(addr.trim_matches('"').to_owned());
+                }
+                let mut all = collected.lock().expect("stderr lock");
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let addr = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no listening address logged:\n{}", stderr.lock().unwrap()))
+            .parse()
+            .expect("a socket address");
+        DaemonProcess {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Everything written to standard error so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr lock").clone()
+    }
+
+    /// Sends a signal by name (`TERM`, `HUP`, `INT`) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit code.
+    pub fn wait_exit(&mut self, limit: std::time::Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("did not exit within {limit:?}:\n{}", self.stderr());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GETs `url` until `check` holds for its body (up to `limit`), then returns the body.
+pub async fn get_until(
+    url: &str,
+    limit: std::time::Duration,
+    check: impl Fn(u16, &str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Ok(response) = reqwest::get(url).await {
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap_or_default();
+            if check(status, &body) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out on {url}; last: {status}\n{body}"
+            );
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out on {url}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

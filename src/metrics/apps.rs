@@ -1,0 +1,214 @@
+//! The per-app families: check results, watch-list counts, API statistics and info.
+
+use std::collections::HashMap;
+
+use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
+
+use super::unix_seconds;
+use crate::report::Status;
+use crate::state::{AppData, API_LATENCY_BUCKETS};
+
+/// The one API the exporter calls, as the `api` label.
+const API: &str = "account_check";
+
+/// Name, type and HELP of every per-app family, in the order they are built.
+const FAMILIES: [(&str, MetricType, &str); 13] = [
+    ("tim_app_info", MetricType::GAUGE,
+     "Information about a configured IM app; always 1."),
+    ("tim_check_success", MetricType::GAUGE,
+     "1 when the app's latest background check cycle (run every interval) got a status for every account, else 0."),
+    ("tim_check_last_success_timestamp_seconds", MetricType::GAUGE,
+     "Unix time at the end of the app's latest background check cycle with tim_check_success 1; 0 until there is one."),
+    ("tim_check_duration_seconds", MetricType::GAUGE,
+     "Wall time of the app's latest background check cycle (run every interval); 0 until there is one."),
+    ("tim_check_cycles_total", MetricType::COUNTER,
+     "Background check cycles run for the app (one every interval)."),
+    ("tim_usersig_expiry_timestamp_seconds", MetricType::GAUGE,
+     "Unix time at which the app's current admin UserSig expires."),
+    ("tim_watchlist_accounts", MetricType::GAUGE,
+     "Accounts of the watch list in each status, from the latest background check of each account (every interval)."),
+    ("tim_watchlist_drift_accounts", MetricType::GAUGE,
+     "Accounts of the watch list whose status from the latest background check (every interval) differs from the list's expect."),
+    ("tim_api_request_duration_seconds", MetricType::HISTOGRAM,
+     "Duration of every HTTP attempt to the IM REST API made by the background checks, retries included."),
+    ("tim_api_requests_total", MetricType::COUNTER,
+     "HTTP attempts to the IM REST API made by the background checks, retries included."),
+    ("tim_api_errors_total", MetricType::COUNTER,
+     "Failed HTTP attempts to the IM REST API by code: the ErrorCode (60000-79999), other, timeout, connect, http_<status> or decode."),
+    ("tim_api_retries_total", MetricType::COUNTER,
+     "HTTP attempts to the IM REST API that repeated an earlier attempt."),
+    ("tim_account_errors_total", MetricType::COUNTER,
+     "Accounts left without a status inside a successful reply, by code: the ResultCode, missing or bad_status."),
+];
+
+/// The per-app families being built over one scrape.
+#[derive(Default)]
+pub(super) struct Families {
+    metrics: HashMap<&'static str, Vec<Metric>>,
+}
+
+fn label_pairs(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            let mut pair = LabelPair::default();
+            pair.set_name((*name).to_owned());
+            pair.set_value((*value).to_owned());
+            pair
+        })
+        .collect()
+}
+
+fn gauge(pairs: &[(&str, &str)], value: f64) -> Metric {
+    let mut gauge = proto::Gauge::default();
+    gauge.set_value(value);
+    let mut metric = Metric::from_label(label_pairs(pairs));
+    metric.set_gauge(gauge);
+    metric
+}
+
+fn counter(pairs: &[(&str, &str)], value: u64) -> Metric {
+    let mut counter = proto::Counter::default();
+    counter.set_value(value as f64);
+    let mut metric = Metric::from_label(label_pairs(pairs));
+    metric.set_counter(counter);
+    metric
+}
+
+impl Families {
+    fn push(&mut self, name: &'static str, metric: Metric) {
+        self.metrics.entry(name).or_default().push(metric);
+    }
+
+    /// Adds one app's series.
+    pub(super) fn add(&mut self, data: &AppData) {
+        let config = &data.config;
+        let app = [
+            ("im_app", config.name.as_str()),
+            ("im_region", config.region.name()),
+        ];
+        let sdkappid = config.sdkappid.to_string();
+        self.push(
+            "tim_app_info",
+            gauge(
+                &[
+                    app[0],
+                    app[1],
+                    ("sdkappid", &sdkappid),
+                    ("endpoint", &config.endpoint),
+                ],
+                1.0,
+            ),
+        );
+        let last = data.last_cycle.as_ref();
+        let success = last.is_some_and(|c| c.success);
+        self.push(
+            "tim_check_success",
+            gauge(&app, f64::from(u8::from(success))),
+        );
+        self.push(
+            "tim_check_last_success_timestamp_seconds",
+            gauge(&app, data.last_success.map_or(0.0, unix_seconds)),
+        );
+        self.push(
+            "tim_check_duration_seconds",
+            gauge(&app, last.map_or(0.0, |c| c.duration.as_secs_f64())),
+        );
+        self.push("tim_check_cycles_total", counter(&app, data.cycles));
+        if let Some(expiry) = data.usersig_expiry {
+            self.push(
+                "tim_usersig_expiry_timestamp_seconds",
+                gauge(&app, unix_seconds(expiry)),
+            );
+        }
+        for list in &config.watchlists {
+            let mut counts = [0u64; 3];
+            let mut drift = 0u64;
+            for id in &list.user_ids {
+                let status = data.status(id);
+                counts[status_index(status)] += 1;
+                drift += u64::from(status.drifts_from(list.expect));
+            }
+            let list_labels = [app[0], app[1], ("watchlist", list.name.as_str())];
+            for status in [Status::Imported, Status::NotImported, Status::Unknown] {
+                self.push(
+                    "tim_watchlist_accounts",
+                    gauge(
+                        &[
+                            list_labels[0],
+                            list_labels[1],
+                            list_labels[2],
+                            ("status", status.as_str()),
+                        ],
+                        counts[status_index(status)] as f64,
+                    ),
+                );
+            }
+            self.push(
+                "tim_watchlist_drift_accounts",
+                gauge(&list_labels, drift as f64),
+            );
+        }
+        let api = [app[0], app[1], ("api", API)];
+        self.push("tim_api_request_duration_seconds", histogram(&api, data));
+        self.push("tim_api_requests_total", counter(&api, data.api.requests));
+        self.push("tim_api_retries_total", counter(&api, data.api.retries));
+        for (code, count) in &data.api.errors {
+            self.push(
+                "tim_api_errors_total",
+                counter(&[api[0], api[1], api[2], ("code", code)], *count),
+            );
+        }
+        for (code, count) in &data.api.account_errors {
+            self.push(
+                "tim_account_errors_total",
+                counter(&[app[0], app[1], ("code", code)], *count),
+            );
+        }
+    }
+
+    /// The families with at least one series.
+    pub(super) fn finish(mut self) -> Vec<MetricFamily> {
+        FAMILIES
+            .iter()
+            .filter_map(|(name, kind, help)| {
+                let metrics = self.metrics.remove(name)?;
+                let mut family = MetricFamily::default();
+                family.set_name((*name).to_owned());
+                family.set_help((*help).to_owned());
+                family.set_field_type(*kind);
+                family.set_metric(metrics);
+                Some(family)
+            })
+            .collect()
+    }
+}
+
+fn status_index(status: Status) -> usize {
+    match status {
+        Status::Imported => 0,
+        Status::NotImported => 1,
+        Status::Unknown => 2,
+    }
+}
+
+fn histogram(pairs: &[(&str, &str)], data: &AppData) -> Metric {
+    let latency = &data.api.latency;
+    let buckets = API_LATENCY_BUCKETS
+        .iter()
+        .zip(latency.cumulative)
+        .map(|(bound, count)| {
+            let mut bucket = proto::Bucket::default();
+            bucket.set_upper_bound(*bound);
+            bucket.set_cumulative_count(count);
+            bucket
+        })
+        .collect();
+    let mut histogram = proto::Histogram::default();
+    histogram.set_bucket(buckets);
+    histogram.set_sample_count(latency.count);
+    histogram.set_sample_sum(latency.sum_seconds);
+    let mut metric = Metric::from_label(label_pairs(pairs));
+    metric.set_histogram(histogram);
+    metric
+}

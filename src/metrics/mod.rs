@@ -1,0 +1,119 @@
+//! `/metrics`: the exposition of the [`State`] in the Prometheus text format 0.0.4.
+//!
+//! Only this module knows the metric names and the `prometheus` crate. Every scrape is
+//! built fresh from the state, so a series removed by a reload is gone at once and none
+//! goes stale. The registry holds the process, build and reload metrics; the per-app
+//! families are built from the state ([`apps`]), and the per-account families, the only
+//! large ones, are written straight to text ([`accounts`]).
+
+mod accounts;
+mod apps;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use prometheus::{Gauge, IntGauge, Opts, Registry, TextEncoder};
+
+use crate::state::State;
+
+/// The Content-Type of the exposition.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What the build was made from, for `tim_exporter_build_info`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REVISION: &str = env!("TIM_EXPORTER_REVISION");
+pub const RUSTC_VERSION: &str = env!("TIM_EXPORTER_RUSTC_VERSION");
+
+/// The registry and the exporter's own gauges.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    reload_successful: IntGauge,
+    reload_success_timestamp: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let build_info = IntGauge::with_opts(
+            Opts::new(
+                "tim_exporter_build_info",
+                "A metric with a constant 1 value labeled by the version, revision and rustc version of the exporter.",
+            )
+            .const_label("version", VERSION)
+            .const_label("revision", REVISION)
+            .const_label("rustc_version", RUSTC_VERSION),
+        )
+        .expect("valid build_info");
+        build_info.set(1);
+        let reload_successful = IntGauge::new(
+            "tim_exporter_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful (1) or not (0).",
+        )
+        .expect("valid gauge");
+        let reload_success_timestamp = Gauge::new(
+            "tim_exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load or reload.",
+        )
+        .expect("valid gauge");
+        for collector in [
+            Box::new(build_info) as Box<dyn prometheus::core::Collector>,
+            Box::new(reload_successful.clone()),
+            Box::new(reload_success_timestamp.clone()),
+        ] {
+            registry.register(collector).expect("distinct metrics");
+        }
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("distinct metrics");
+        Metrics {
+            registry,
+            reload_successful,
+            reload_success_timestamp,
+        }
+    }
+
+    /// Records the outcome of a configuration load (at start) or reload.
+    pub fn record_reload(&self, success: bool, at: SystemTime) {
+        self.reload_successful.set(i64::from(success));
+        if success {
+            self.reload_success_timestamp.set(unix_seconds(at));
+        }
+    }
+
+    /// The whole exposition.
+    pub fn render(&self, state: &State) -> String {
+        let apps = state.apps();
+        let mut families = self.registry.gather();
+        let mut per_app = apps::Families::default();
+        let mut per_account = accounts::Writer::default();
+        for app in &apps {
+            let data = app.lock();
+            per_app.add(&data);
+            per_account.add(&data);
+        }
+        families.extend(per_app.finish());
+        families.sort_by(|a, b| a.name().cmp(b.name()));
+        let mut text = String::with_capacity(per_account.len() + 16 * 1024);
+        // Encoding fails only on malformed families, which `apps` does not build.
+        if let Err(e) = TextEncoder::new().encode_utf8(&families, &mut text) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        per_account.finish_into(&mut text);
+        text
+    }
+}
+
+/// Unix time in seconds, as a sample value.
+fn unix_seconds(at: SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
+}

@@ -1,0 +1,117 @@
+//! The HTTP endpoints: `/metrics`, the status page, `/api/v1/status`, health, readiness
+//! and reload.
+//!
+//! Handlers read the [`State`] and never wait for the IM API. A reload is handed to the
+//! daemon, which owns the scheduler, and the handler waits for its verdict. The router is
+//! built apart from the listener, so a TLS acceptor can serve it unchanged.
+
+mod page;
+
+use std::sync::Arc;
+
+use axum::extract::State as Extract;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tower_http::compression::CompressionLayer;
+
+use crate::metrics::{self, Metrics};
+use crate::output;
+use crate::state::State;
+
+/// The verdict of a reload: the problems when it failed.
+pub type ReloadResult = Result<(), Vec<String>>;
+
+/// A request to reload, with where to send the verdict.
+pub type ReloadRequest = oneshot::Sender<ReloadResult>;
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct Context {
+    pub state: Arc<State>,
+    pub metrics: Arc<Metrics>,
+    pub reload: mpsc::Sender<ReloadRequest>,
+}
+
+/// Every route, with gzip for clients that accept it.
+pub fn router(context: Arc<Context>) -> Router {
+    Router::new()
+        .route("/", get(landing_page))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/status", get(status))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        .route("/-/reload", post(reload))
+        .layer(CompressionLayer::new().gzip(true))
+        .with_state(context)
+}
+
+/// Binds `--web.listen-address`. An empty host (`:9731`) means every interface: IPv6 and
+/// IPv4 where the system allows, else IPv4 only.
+pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
+    match address.strip_prefix(':') {
+        Some(port) => match TcpListener::bind(format!("[::]:{port}")).await {
+            Ok(listener) => Ok(listener),
+            Err(_) => TcpListener::bind(format!("0.0.0.0:{port}")).await,
+        },
+        None => TcpListener::bind(address).await,
+    }
+}
+
+async fn metrics(Extract(context): Extract<Arc<Context>>) -> Response {
+    let text = context.metrics.render(&context.state);
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
+}
+
+async fn landing_page(Extract(context): Extract<Arc<Context>>) -> Html<String> {
+    Html(page::render(
+        &context.state.reports(),
+        context.state.ready(),
+    ))
+}
+
+async fn status(Extract(context): Extract<Arc<Context>>) -> Response {
+    let json = output::render_json(&context.state.reports());
+    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+async fn healthy() -> &'static str {
+    "Healthy.\n"
+}
+
+async fn ready(Extract(context): Extract<Arc<Context>>) -> (StatusCode, String) {
+    if context.state.ready() {
+        return (StatusCode::OK, "Ready.\n".to_owned());
+    }
+    let apps = context.state.apps();
+    let done = apps
+        .iter()
+        .filter(|app| app.lock().last_cycle.is_some())
+        .count();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "Not ready: {done} of {} apps have finished their first check cycle.\n",
+            apps.len()
+        ),
+    )
+}
+
+async fn reload(Extract(context): Extract<Arc<Context>>) -> (StatusCode, String) {
+    let (reply, verdict) = oneshot::channel();
+    let failed = |why: &str| (StatusCode::INTERNAL_SERVER_ERROR, format!("{why}\n"));
+    if context.reload.send(reply).await.is_err() {
+        return failed("the exporter is shutting down");
+    }
+    match verdict.await {
+        Ok(Ok(())) => (StatusCode::OK, "Configuration reloaded.\n".to_owned()),
+        Ok(Err(problems)) => failed(&format!(
+            "failed to reload the configuration; the running one is unchanged:\n{}",
+            problems.join("\n")
+        )),
+        Err(_) => failed("the exporter is shutting down"),
+    }
+}

@@ -1,0 +1,187 @@
+//! End to end with the real tools: a Prometheus server scrapes the daemon in demo mode and
+//! its query API sees the accounts' status and drift; `promtool check metrics` accepts a
+//! scrape. Without the tools these tests skip with a reason, unless `CI` is set.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// The path of `name` on PATH. Missing: a failure under CI, else `None` and a message.
+fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is not installed, and CI is set: install the Debian package `prometheus`"
+        );
+        eprintln!("skipping: {name} is not installed (the Debian package `prometheus` has it)");
+    }
+    found
+}
+
+/// A child process killed when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The value of an instant query that returns exactly one series, if it does.
+async fn query(http: &reqwest::Client, base: &str, expr: &str) -> Option<f64> {
+    let response = http
+        .get(format!("{base}/api/v1/query"))
+        .query(&[("query", expr)])
+        .send()
+        .await
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_str(&response.text().await.ok()?).ok()?;
+    match json["data"]["result"].as_array()?.as_slice() {
+        [one] => one["value"][1].as_str()?.parse().ok(),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
+    let Some(prometheus) = tool("prometheus") else {
+        return;
+    };
+    let daemon = DaemonProcess::start(&["--demo"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: tim\n    static_configs:\n      - targets: ['{}']\n",
+            daemon.addr
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let server = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus starts");
+    let _server = Guard(server);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    // The demo: support_04 is gone from `support` and ex_employee_42 is back on `removed`
+    // (drift), ops_bot is as expected, and the service never answers for security_alerts.
+    let expectations = [
+        (r#"up{job="tim"}"#, 1.0),
+        (
+            r#"tim_account_status{im_app="prod-sg",watchlist="support",user_id="support_04",status="not_imported"}"#,
+            1.0,
+        ),
+        (
+            r#"tim_account_drift{im_app="prod-sg",watchlist="support",user_id="support_04"}"#,
+            1.0,
+        ),
+        (
+            r#"tim_account_status{im_app="prod-sg",watchlist="removed",user_id="ex_employee_42",status="imported"}"#,
+            1.0,
+        ),
+        (
+            r#"tim_account_drift{im_app="prod-sg",watchlist="removed",user_id="ex_employee_42"}"#,
+            1.0,
+        ),
+        (
+            r#"tim_account_status{im_app="prod-sg",watchlist="ops-bots",user_id="ops_bot",status="imported"}"#,
+            1.0,
+        ),
+        (
+            r#"tim_account_drift{im_app="prod-sg",watchlist="ops-bots",user_id="ops_bot"}"#,
+            0.0,
+        ),
+        (
+            r#"tim_account_status{im_app="prod-eu",user_id="security_alerts",status="unknown"}"#,
+            1.0,
+        ),
+        (
+            r#"tim_account_drift{im_app="prod-eu",user_id="security_alerts"}"#,
+            0.0,
+        ),
+        (r#"sum(tim_account_status)"#, 15.0),
+        (r#"count(tim_account_drift)"#, 15.0),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut pending: Vec<(&str, f64)> = expectations.to_vec();
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for (expr, want) in pending {
+            if query(&http, &base, expr).await != Some(want) {
+                still.push((expr, want));
+            }
+        }
+        pending = still;
+        if !pending.is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus never saw: {pending:?}\nexporter log:\n{}",
+                daemon.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn promtool_accepts_a_scrape() {
+    let Some(promtool) = tool("promtool") else {
+        return;
+    };
+    let daemon = DaemonProcess::start(&["--demo"]);
+    let metrics = get_until(
+        &daemon.url("/metrics"),
+        Duration::from_secs(20),
+        |_, body| body.contains("tim_api_request_duration_seconds_bucket"),
+    )
+    .await;
+    let mut check = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    check
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    let complaints = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{complaints}");
+    assert_eq!(complaints.trim(), "", "promtool has complaints");
+}
