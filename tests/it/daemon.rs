@@ -95,6 +95,20 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+/// [`GOLDEN`] as a set.
+fn golden() -> BTreeSet<(String, String, Vec<String>)> {
+    GOLDEN
+        .iter()
+        .map(|(name, kind, labels)| {
+            (
+                (*name).to_owned(),
+                (*kind).to_owned(),
+                labels.iter().map(|l| (*l).to_owned()).collect(),
+            )
+        })
+        .collect()
+}
+
 /// The family a sample belongs to (histogram samples carry suffixes).
 fn family_of(scrape: &Scrape, sample: &str) -> String {
     for suffix in ["_bucket", "_sum", "_count"] {
@@ -160,17 +174,7 @@ async fn after_a_cycle_the_series_and_values_match_the_contract() {
     );
     let scrape = Scrape::parse(&response.text().await.unwrap());
 
-    let golden: BTreeSet<(String, String, Vec<String>)> = GOLDEN
-        .iter()
-        .map(|(name, kind, labels)| {
-            (
-                (*name).to_owned(),
-                (*kind).to_owned(),
-                labels.iter().map(|l| (*l).to_owned()).collect(),
-            )
-        })
-        .collect();
-    assert_eq!(served_families(&scrape), golden);
+    assert_eq!(served_families(&scrape), golden());
     for family in [
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
@@ -670,15 +674,5 @@ fn the_readme_metric_table_matches_the_contract() {
             (ticked(cells[1])[0].clone(), cells[2].to_owned(), labels)
         })
         .collect();
-    let golden: BTreeSet<(String, String, Vec<String>)> = GOLDEN
-        .iter()
-        .map(|(name, kind, labels)| {
-            (
-                (*name).to_owned(),
-                (*kind).to_owned(),
-                labels.iter().map(|l| (*l).to_owned()).collect(),
-            )
-        })
-        .collect();
-    assert_eq!(documented, golden);
+    assert_eq!(documented, golden());
 }

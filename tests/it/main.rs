@@ -1,14 +1,14 @@
 //! Behaviour through real interfaces: the client against the simulator over loopback HTTP,
-//! and the binary as a user runs it.
+//! the daemon on port 0, the binary as a user runs it, and a real Prometheus.
 
-/// Shared helpers: starting the simulator, configurations pointing at it, the binary.
+/// Shared helpers: the simulator, configurations pointing at it, the daemon, the binary.
 mod support;
 
 /// Batching (at most 100 per call, fewest calls) and de-duplication across watch lists.
 mod batching;
 /// The command line: `--config.check`, `--once` and its exit codes and outputs, `--demo`.
 mod cli;
-/// The daemon on port 0: metrics, reload, readiness, the page.
+/// The daemon on port 0: the metrics contract, drift, reload, readiness, the page.
 mod daemon;
 /// Every injected fault, retries, and the rule that a failure is never "not imported".
 mod faults;
@@ -16,7 +16,7 @@ mod faults;
 mod prometheus;
 /// The per-app call rate bound, retries included.
 mod rate;
-/// Secrets never reach logs, errors or output.
+/// Secrets never reach logs, errors, output or what the daemon serves.
 mod secrets;
 /// The binary as a service: port 0, SIGHUP, SIGTERM and SIGINT.
 mod signals;
