@@ -11,8 +11,16 @@ fn output_of(program: &str, args: &[&str]) -> Option<String> {
 
 fn main() {
     println!("cargo:rerun-if-env-changed=TIM_EXPORTER_REVISION");
-    for path in [".git/HEAD", ".git/refs/heads"] {
-        if std::path::Path::new(path).exists() {
+    // Rebuild when HEAD moves; in a worktree `.git` is a file, so ask git where things are.
+    let git_dir = output_of("git", &["rev-parse", "--git-dir"]);
+    let common_dir = output_of("git", &["rev-parse", "--git-common-dir"]);
+    let watched = [
+        git_dir.as_ref().map(|d| format!("{d}/HEAD")),
+        common_dir.as_ref().map(|d| format!("{d}/refs/heads")),
+        common_dir.as_ref().map(|d| format!("{d}/packed-refs")),
+    ];
+    for path in watched.into_iter().flatten() {
+        if std::path::Path::new(&path).exists() {
             println!("cargo:rerun-if-changed={path}");
         }
     }

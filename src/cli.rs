@@ -80,7 +80,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    ExitCode::from(runtime.block_on(run(args)))
+    let code = runtime.block_on(run(args));
+    // A blocking task (a DNS lookup) must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    ExitCode::from(code)
 }
 
 /// Runs the mode the arguments ask for and returns the exit code.
@@ -139,6 +142,13 @@ pub async fn run(args: Args) -> u8 {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 async fn serve(args: &Args, source: ConfigSource, config: Config, demo: bool) -> u8 {
+    let signals = match daemon::Signals::install() {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("cannot listen for signals: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let listener = match crate::web::bind(&args.listen_address).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -156,7 +166,7 @@ async fn serve(args: &Args, source: ConfigSource, config: Config, demo: bool) ->
         tracing::info!(url = %format!("http://localhost:{port}/"),
             "demo running against the built-in simulator; open the URL, Ctrl-C to stop");
     }
-    match daemon::run(source, config, listener, daemon::termination()).await {
+    match daemon::run(source, config, listener, signals).await {
         Ok(()) => output::EXIT_OK,
         Err(e) => {
             tracing::error!(error = %e, "the exporter failed");

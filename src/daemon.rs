@@ -5,6 +5,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -19,7 +20,7 @@ use crate::state::State;
 use crate::tim::ClientError;
 use crate::web::{self, Context, ReloadResult};
 
-/// How long open HTTP responses may take to finish after a shutdown signal.
+/// How long stopping may take, from the signal: the loops' end, then open responses.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
 /// Where a reload reads the configuration from.
@@ -37,18 +38,76 @@ pub enum DaemonError {
     Client(#[from] ClientError),
     #[error("cannot serve HTTP: {0}")]
     Serve(std::io::Error),
-    #[error("cannot listen for SIGHUP: {0}")]
-    Signal(std::io::Error),
 }
 
-/// Runs until `shutdown` resolves: checks every app on its schedule and serves HTTP on
-/// `listener`. Returns once the loops are stopped and open responses are finished.
+/// What tells the daemon to reload or to stop.
+pub struct Signals {
+    hangups: mpsc::Receiver<()>,
+    stop: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl std::fmt::Debug for Signals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signals").finish_non_exhaustive()
+    }
+}
+
+impl Signals {
+    /// Registers SIGHUP (reload), SIGTERM and SIGINT (stop). Call it before announcing the
+    /// daemon, so that no signal arriving early finds the default action (death) in place.
+    #[cfg(unix)]
+    pub fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangup = signal(SignalKind::hangup())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let (tx, hangups) = mpsc::channel(1);
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                // A reload already queued will read the newest file; extra signals merge.
+                let _ = tx.try_send(());
+            }
+        });
+        let stop = Box::pin(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        });
+        Ok(Signals { hangups, stop })
+    }
+
+    /// Ctrl-C stops; there is no reload signal.
+    #[cfg(not(unix))]
+    pub fn install() -> std::io::Result<Self> {
+        Ok(Self::stop_on(async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))
+    }
+
+    /// No process signals: the daemon stops when `stop` resolves (for embedding and tests).
+    pub fn stop_on(stop: impl Future<Output = ()> + Send + 'static) -> Self {
+        let (_never, hangups) = mpsc::channel(1);
+        Signals {
+            hangups,
+            stop: Box::pin(stop),
+        }
+    }
+}
+
+/// Runs until told to stop: checks every app on its schedule and serves HTTP on
+/// `listener`. Returns once the loops are stopped and open responses are finished, or
+/// [`SHUTDOWN_GRACE`] after the stop.
 pub async fn run(
     source: ConfigSource,
     config: Config,
     listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
+    signals: Signals,
 ) -> Result<(), DaemonError> {
+    let Signals {
+        mut hangups,
+        stop: shutdown,
+    } = signals;
     let state = Arc::new(State::new(&config));
     let metrics = Arc::new(Metrics::new());
     metrics.record_reload(true, SystemTime::now());
@@ -65,25 +124,36 @@ pub async fn run(
             .with_graceful_shutdown(stop_serving.clone().cancelled_owned())
             .into_future(),
     );
-    let mut hangups = hangups()?;
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
+        let reply = tokio::select! {
             () = &mut shutdown => break,
-            Some(reply) = reload_rx.recv() => {
-                let result = reload(&source, &mut scheduler, &metrics);
-                // The requester may have gone away; the reload stands either way.
-                let _ = reply.send(result);
-            }
-            Some(()) = hangups.recv() => {
-                let _ = reload(&source, &mut scheduler, &metrics);
-            }
+            Some(reply) = reload_rx.recv() => Some(reply),
+            Some(()) = hangups.recv() => None,
+        };
+        // Reading files can hang (a stalled network mount): it must not hold up a stop.
+        let loaded = tokio::select! {
+            () = &mut shutdown => break,
+            loaded = load(&source) => loaded,
+        };
+        let result = apply(loaded, &mut scheduler, &metrics);
+        if let Some(reply) = reply {
+            // The requester may have gone away; the reload stands either way.
+            let _ = reply.send(result);
         }
     }
     tracing::info!("shutting down: stopping checks and finishing open responses");
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    // A reload asked for now is refused at once rather than left waiting.
+    drop(reload_rx);
     stop_serving.cancel();
-    scheduler.shutdown().await;
-    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+    if tokio::time::timeout_at(deadline, scheduler.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("check loops did not stop in time; exiting anyway");
+    }
+    match tokio::time::timeout_at(deadline, server).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => return Err(DaemonError::Serve(e)),
         Ok(Err(join)) => tracing::error!(error = %join, "the HTTP server task failed"),
@@ -93,16 +163,30 @@ pub async fn run(
     Ok(())
 }
 
-/// Re-reads the configuration and applies it, or keeps the running one.
-fn reload(source: &ConfigSource, scheduler: &mut Scheduler, metrics: &Metrics) -> ReloadResult {
-    let loaded = match source {
-        ConfigSource::File(path) => config::load(path),
+/// Re-reads the configuration with its files, on a blocking thread.
+async fn load(source: &ConfigSource) -> Result<config::Loaded, Vec<String>> {
+    match source {
+        ConfigSource::File(path) => {
+            let path = path.clone();
+            match tokio::task::spawn_blocking(move || config::load(&path)).await {
+                Ok(loaded) => loaded.map_err(|e| e.problems),
+                Err(e) => Err(vec![format!("reading the configuration failed: {e}")]),
+            }
+        }
         ConfigSource::Fixed(config) => Ok(config::Loaded {
             config: config.clone(),
             warnings: Vec::new(),
         }),
-    };
-    let result = loaded.map_err(|e| e.problems).and_then(|loaded| {
+    }
+}
+
+/// Applies a re-read configuration, or keeps the running one.
+fn apply(
+    loaded: Result<config::Loaded, Vec<String>>,
+    scheduler: &mut Scheduler,
+    metrics: &Metrics,
+) -> ReloadResult {
+    let result = loaded.and_then(|loaded| {
         for warning in &loaded.warnings {
             tracing::warn!(warning = %warning, "configuration warning");
         }
@@ -127,48 +211,5 @@ fn reload(source: &ConfigSource, scheduler: &mut Scheduler, metrics: &Metrics) -
                 "configuration reload failed; the running configuration is unchanged");
             Err(problems)
         }
-    }
-}
-
-/// A stream of SIGHUPs, as a channel; never yields where there are no such signals.
-fn hangups() -> Result<mpsc::Receiver<()>, DaemonError> {
-    let (tx, rx) = mpsc::channel(1);
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
-        tokio::spawn(async move {
-            while hangup.recv().await.is_some() {
-                // A reload already queued will read the newest file; drop extra signals.
-                let _ = tx.try_send(());
-            }
-        });
-    }
-    #[cfg(not(unix))]
-    std::mem::forget(tx);
-    Ok(rx)
-}
-
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn termination() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the exporter");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

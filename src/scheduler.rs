@@ -4,7 +4,7 @@
 //! Cycles of one app never overlap; one that overruns its interval delays the next, and
 //! missed ticks are not replayed. A reload hands each loop its new configuration: an
 //! unchanged app keeps its loop and client (UserSig, pacing, 70050 pause), a loop whose
-//! app gains accounts checks at once, and a loop whose app is gone is cancelled, along
+//! app has accounts never checked (new ones) checks at once, and a loop whose app is gone is cancelled, along
 //! with its calls in flight.
 
 use std::collections::HashMap;
@@ -154,19 +154,6 @@ fn same_client(a: &AppConfig, b: &AppConfig) -> bool {
         && a.usersig_ttl == b.usersig_ttl
 }
 
-/// Whether `new` has an account that `old` does not.
-fn adds_accounts(old: &AppConfig, new: &AppConfig) -> bool {
-    let known: std::collections::HashSet<&str> = old
-        .watchlists
-        .iter()
-        .flat_map(|list| list.user_ids.iter().map(String::as_str))
-        .collect();
-    new.watchlists
-        .iter()
-        .flat_map(|list| &list.user_ids)
-        .any(|id| !known.contains(id.as_str()))
-}
-
 async fn run_loop(
     state: Arc<AppState>,
     mut plan_rx: watch::Receiver<Arc<Plan>>,
@@ -193,7 +180,7 @@ async fn run_loop(
                 "check cycle overran its interval; the next one starts now");
             next = now;
         }
-        // Wait for the next tick; a reload that adds accounts checks them at once.
+        // Wait for the next tick; a reload that adds accounts has them checked at once.
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -203,7 +190,7 @@ async fn run_loop(
                         return;
                     }
                     let new = Arc::clone(&plan_rx.borrow_and_update());
-                    if adds_accounts(&plan.config, &new.config) {
+                    if state.lock().has_unchecked() {
                         break;
                     }
                     next = (started + new.config.interval).max(Instant::now());
@@ -242,14 +229,6 @@ mod tests {
             })
             .collect();
         config
-    }
-
-    #[test]
-    fn only_new_accounts_call_for_an_early_check() {
-        let old = app(&[&["a", "b"]]);
-        assert!(!adds_accounts(&old, &app(&[&["a"]])));
-        assert!(!adds_accounts(&old, &app(&[&["b"], &["a"]])));
-        assert!(adds_accounts(&old, &app(&[&["a", "b", "c"]])));
     }
 
     #[test]

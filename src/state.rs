@@ -45,6 +45,8 @@ impl State {
     /// (it is the same app): accounts still configured keep their status, new ones start
     /// unknown, removed ones are gone. Any other app starts afresh.
     pub fn reconcile(&self, config: &Config) -> Vec<Arc<AppState>> {
+        // Readiness reached before this reload stays, even if nobody has asked yet.
+        self.ready();
         let mut apps = self.apps.write().expect("state lock");
         let mut old: HashMap<String, Arc<AppState>> = apps
             .drain(..)
@@ -71,10 +73,8 @@ impl State {
         if self.ready.load(Ordering::Relaxed) {
             return true;
         }
-        let ready = self
-            .apps()
-            .iter()
-            .all(|app| app.lock().last_cycle.is_some());
+        let apps = self.apps();
+        let ready = !apps.is_empty() && apps.iter().all(|app| app.lock().last_cycle.is_some());
         if ready {
             self.ready.store(true, Ordering::Relaxed);
         }
@@ -160,6 +160,8 @@ pub struct AccountState {
     pub error: Option<Unknown>,
     /// The latest status that was not unknown, for logging drift changes once.
     last_known: Option<Status>,
+    /// Whether any cycle has reported on the account since it was configured.
+    checked: bool,
     /// Indices of the watch lists holding the account, in the configuration in force.
     lists: Vec<usize>,
 }
@@ -174,6 +176,7 @@ impl AccountState {
                 in_reply: false,
             }),
             last_known: None,
+            checked: false,
             lists: Vec::new(),
         }
     }
@@ -259,7 +262,51 @@ impl AppData {
                 .or_insert_with(AccountState::not_checked)
                 .lists = indices;
         }
-        self.config = Arc::new(config.clone());
+        let old = std::mem::replace(&mut self.config, Arc::new(config.clone()));
+        self.log_drift_changes_of_reload(&old);
+    }
+
+    /// A changed `expect`, or a known account moved to another list, can start or end a
+    /// drift without any new check: logged like the drift changes of a cycle.
+    fn log_drift_changes_of_reload(&self, old: &AppConfig) {
+        let drifting = |config: &'_ AppConfig| -> HashSet<(String, String)> {
+            config
+                .watchlists
+                .iter()
+                .flat_map(|list| list.user_ids.iter().map(move |id| (list, id)))
+                .filter(|(list, id)| {
+                    self.accounts
+                        .get(*id)
+                        .and_then(|a| a.last_known)
+                        .is_some_and(|known| known.drifts_from(list.expect))
+                })
+                .map(|(list, id)| (list.name.clone(), id.clone()))
+                .collect()
+        };
+        let (before, after) = (drifting(old), drifting(&self.config));
+        for (list, user_id) in after.difference(&before) {
+            tracing::warn!(app = %self.config.name, watchlist = %list, user_id = %user_id,
+                "account drifted after a configuration reload");
+        }
+        // Only where the account is still on the list: a removal is not a recovery.
+        let listed = |list: &str, user_id: &str| {
+            self.accounts.get(user_id).is_some_and(|a| {
+                a.lists
+                    .iter()
+                    .any(|&i| self.config.watchlists[i].name == list)
+            })
+        };
+        for (list, user_id) in before.difference(&after) {
+            if listed(list, user_id) {
+                tracing::info!(app = %self.config.name, watchlist = %list, user_id = %user_id,
+                    "account back as expected after a configuration reload");
+            }
+        }
+    }
+
+    /// Whether an account has never been reported on by a cycle (it is new).
+    pub fn has_unchecked(&self) -> bool {
+        self.accounts.values().any(|a| !a.checked)
     }
 
     /// The status of a configured account (unknown if it is not configured).
@@ -288,6 +335,7 @@ impl AppData {
                 continue;
             };
             let before = state.last_known;
+            state.checked = true;
             state.status = account.status;
             state.error = account.error.clone();
             if account.status != Status::Unknown {

@@ -29,7 +29,8 @@ struct Args {
     #[arg(long = "fault-rate", default_value_t = 0.0)]
     fault_rate: f64,
     /// Faults to inject, comma-separated: timeout, http502, malformed, not-json, oversized,
-    /// code:N, item-error, missing-item, extra-item, reorder, bad-status.
+    /// oversized-chunked, code:N, item-error, missing-item, extra-item, reorder, conflict,
+    /// bad-status.
     #[arg(
         long,
         value_delimiter = ',',

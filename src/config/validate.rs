@@ -426,6 +426,11 @@ fn validate_watchlist(
     let before = report.problems.len();
     if raw.name.is_empty() {
         report.problem(&format!("{path}.name"), "must not be empty");
+    } else if raw.name.chars().any(char::is_control) {
+        report.problem(
+            &format!("{path}.name"),
+            format_args!("{:?} must not contain control characters", raw.name),
+        );
     }
     let expect = match raw.expect.as_deref() {
         None | Some("imported") => Expect::Imported,

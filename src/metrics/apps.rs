@@ -14,7 +14,7 @@ const API: &str = "account_check";
 /// Name, type and HELP of every per-app family, in the order they are built.
 const FAMILIES: [(&str, MetricType, &str); 13] = [
     ("tim_app_info", MetricType::GAUGE,
-     "Information about a configured IM app; always 1."),
+     "Information about an IM app checked in the background every interval; always 1."),
     ("tim_check_success", MetricType::GAUGE,
      "1 when the app's latest background check cycle (run every interval) got a status for every account, else 0."),
     ("tim_check_last_success_timestamp_seconds", MetricType::GAUGE,
@@ -24,21 +24,21 @@ const FAMILIES: [(&str, MetricType, &str); 13] = [
     ("tim_check_cycles_total", MetricType::COUNTER,
      "Background check cycles run for the app (one every interval)."),
     ("tim_usersig_expiry_timestamp_seconds", MetricType::GAUGE,
-     "Unix time at which the app's current admin UserSig expires."),
+     "Unix time at which the admin UserSig used by the app's background checks (every interval) expires."),
     ("tim_watchlist_accounts", MetricType::GAUGE,
      "Accounts of the watch list in each status, from the latest background check of each account (every interval)."),
     ("tim_watchlist_drift_accounts", MetricType::GAUGE,
      "Accounts of the watch list whose status from the latest background check (every interval) differs from the list's expect."),
     ("tim_api_request_duration_seconds", MetricType::HISTOGRAM,
-     "Duration of every HTTP attempt to the IM REST API made by the background checks, retries included."),
+     "Duration of every HTTP attempt to the IM REST API made by the background checks (every interval), retries included."),
     ("tim_api_requests_total", MetricType::COUNTER,
-     "HTTP attempts to the IM REST API made by the background checks, retries included."),
+     "HTTP attempts to the IM REST API made by the background checks (every interval), retries included."),
     ("tim_api_errors_total", MetricType::COUNTER,
-     "Failed HTTP attempts to the IM REST API by code: the ErrorCode (60000-79999), other, timeout, connect, http_<status> or decode."),
+     "Failed HTTP attempts of the background checks (every interval) by code: the ErrorCode (60000-79999), other, timeout, connect, http_<status> or decode."),
     ("tim_api_retries_total", MetricType::COUNTER,
-     "HTTP attempts to the IM REST API that repeated an earlier attempt."),
+     "HTTP attempts of the background checks (every interval) that repeated an earlier attempt."),
     ("tim_account_errors_total", MetricType::COUNTER,
-     "Accounts left without a status inside a successful reply, by code: the ResultCode, missing or bad_status."),
+     "Accounts left without a status inside a successful reply of the background checks (every interval), by code: the ResultCode (60000-79999, else other), missing or bad_status."),
 ];
 
 /// The per-app families being built over one scrape.

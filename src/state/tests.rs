@@ -250,6 +250,37 @@ fn readiness_stays_once_reached() {
         ("b", 1_400_000_001, &[VIP]),
     ]));
     assert!(state.ready());
+
+    // Reached but never asked before a reload adds an app: still ready after it.
+    let state = State::new(&first);
+    state.apps()[0].record_cycle(&cycle(&first.apps[0], &[], vec![]), SystemTime::now());
+    state.reconcile(&config(&[
+        ("a", 1_400_000_000, &[VIP]),
+        ("b", 1_400_000_001, &[VIP]),
+    ]));
+    assert!(state.ready());
+}
+
+#[test]
+fn accounts_new_to_the_config_are_unchecked_until_a_cycle_reports_them() {
+    let first = config(&[("a", 1_400_000_000, &[VIP])]);
+    let state = State::new(&first);
+    let app = &state.apps()[0];
+    assert!(app.lock().has_unchecked());
+    let all = [
+        ("alice", Ok(Status::Imported)),
+        ("bob", Err(unknown("timeout", false))),
+    ];
+    app.record_cycle(&cycle(&first.apps[0], &all, vec![]), SystemTime::now());
+    assert!(
+        !app.lock().has_unchecked(),
+        "a failed check is still a check"
+    );
+    const ALICE: List<'static> = ("vip", "imported", &["alice"]);
+    state.reconcile(&config(&[("a", 1_400_000_000, &[ALICE])]));
+    assert!(!app.lock().has_unchecked());
+    state.reconcile(&first);
+    assert!(app.lock().has_unchecked(), "bob came back and was reset");
 }
 
 #[test]

@@ -385,7 +385,7 @@ impl Client {
                 let result = match by_id.remove(*id) {
                     Some(Some(ItemOutcome::Status(status))) => Ok(status),
                     Some(Some(ItemOutcome::Failed { code, info })) => Err(Unknown {
-                        code: code.map_or_else(|| "other".to_owned(), code_label),
+                        code: code.map_or_else(|| "bad_status".to_owned(), code_label),
                         message: match code {
                             Some(code) => format!("ResultCode {code}: {info}"),
                             None => "item without ResultCode".to_owned(),

@@ -175,6 +175,31 @@ async fn after_a_cycle_the_series_and_values_match_the_contract() {
     let scrape = Scrape::parse(&response.text().await.unwrap());
 
     assert_eq!(served_families(&scrape), golden());
+    let mut series = BTreeSet::new();
+    for line in scrape.text.lines().filter(|l| !l.starts_with('#')) {
+        let (name_and_labels, _) = line.rsplit_once(' ').unwrap();
+        assert!(
+            series.insert(name_and_labels),
+            "{name_and_labels} is served twice"
+        );
+    }
+    for family in scrape.types.keys() {
+        assert!(
+            scrape.text.contains(&format!("# HELP {family} ")),
+            "{family} has a HELP text"
+        );
+    }
+    // Each family's lines are together: a name seen once never comes back after another.
+    let mut finished = BTreeSet::new();
+    let mut current = String::new();
+    for line in scrape.text.lines().filter(|l| !l.starts_with('#')) {
+        let family = family_of(&scrape, line.split(['{', ' ']).next().unwrap());
+        if family != current {
+            assert!(finished.insert(current.clone()), "{current} is split");
+            assert!(!finished.contains(&family), "{family} is split");
+            current = family;
+        }
+    }
     for family in [
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
@@ -520,14 +545,14 @@ async fn a_failed_reload_keeps_the_running_config() {
     daemon.wait_ready().await;
     let before = daemon.scrape().await;
 
-    std::fs::write(
-        &path,
-        lists(
-            &sim,
-            "    interval: 1m\n    timeout: 2m\n    colour: blue\n",
-        ),
-    )
-    .unwrap();
+    // Valid lists that differ (mallory and the `removed` list go, zoe comes), next to a
+    // problem: nothing of it may be applied.
+    let bad = app_yaml(
+        &sim.endpoint(),
+        "    interval: 1m\n    timeout: 2m\n    colour: blue\n",
+        &list_yaml("vip", "imported", &["alice".into(), "zoe".into()]),
+    );
+    std::fs::write(&path, bad).unwrap();
     let (status, body) = daemon.post("/-/reload").await;
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("colour"), "{body}");
@@ -550,12 +575,34 @@ async fn a_failed_reload_keeps_the_running_config() {
         )
     );
     let accounts = |s: &Scrape| {
-        s.find("tim_account_status", &[("status", "imported")])
+        s.find("tim_account_status", &[])
             .iter()
-            .map(|s| (s.labels["user_id"].clone(), s.value))
-            .collect::<Vec<_>>()
+            .map(|s| {
+                let label = |name: &str| s.labels[name].clone();
+                (
+                    label("watchlist"),
+                    label("user_id"),
+                    label("status"),
+                    s.value.to_string(),
+                )
+            })
+            .collect::<BTreeSet<_>>()
     };
     assert_eq!(accounts(&after), accounts(&before));
+    assert!(after
+        .find("tim_account_status", &[("user_id", "zoe")])
+        .is_empty());
+    assert_eq!(
+        after
+            .find("tim_account_status", &[("user_id", "mallory")])
+            .len(),
+        3
+    );
+    assert_eq!(
+        sim.stats(SDKAPPID).requests,
+        1,
+        "no check for the refused config"
+    );
 
     // Only POST reloads.
     for method in [reqwest::Method::GET, reqwest::Method::PUT] {
@@ -675,4 +722,90 @@ fn the_readme_metric_table_matches_the_contract() {
         })
         .collect();
     assert_eq!(documented, golden());
+}
+
+#[tokio::test]
+async fn an_account_removed_and_added_back_is_checked_at_once() {
+    let sim = start_sim().await;
+    let (_dir, path) = write_config(&lists(&sim, SLOW));
+    let daemon = RunningDaemon::from_file(&path).await;
+    daemon.wait_ready().await;
+    let only = |ids: &[&str]| {
+        let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+        app_yaml(&sim.endpoint(), SLOW, &list_yaml("vip", "imported", &ids))
+    };
+    std::fs::write(&path, only(&["bob"])).unwrap();
+    assert_eq!(daemon.post("/-/reload").await.0, 200);
+    std::fs::write(&path, only(&["alice", "bob"])).unwrap();
+    assert_eq!(daemon.post("/-/reload").await.0, 200);
+    let alice = [("user_id", "alice"), ("status", "imported")];
+    daemon
+        .scrape_until(Duration::from_secs(5), "alice checked again", |s| {
+            s.value("tim_account_status", &alice) == Some(1.0)
+        })
+        .await;
+    assert_eq!(sim.stats(SDKAPPID).requests, 2);
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn an_api_outage_makes_known_accounts_unknown_never_drift() {
+    let sim = start_sim().await;
+    sim.set_account(SDKAPPID, "bob", SimAccount::NotImported);
+    sim.set_account(SDKAPPID, "mallory", SimAccount::NotImported);
+    let (_dir, path) = write_config(&lists(&sim, FAST));
+    let daemon = RunningDaemon::from_file(&path).await;
+    daemon.wait_ready().await;
+    let app = [("im_app", "test-app")];
+    let known = daemon
+        .scrape_until(Duration::from_secs(5), "a successful cycle", |s| {
+            s.value("tim_check_success", &app) == Some(1.0)
+        })
+        .await;
+    let last_success = known
+        .value("tim_check_last_success_timestamp_seconds", &app)
+        .unwrap();
+    assert!(last_success > 0.0);
+
+    // Every call of the next cycles fails.
+    sim.push_faults(SDKAPPID, std::iter::repeat_n(Fault::Http502, 10_000));
+    let scrape = daemon
+        .scrape_until(Duration::from_secs(5), "a failed cycle", |s| {
+            s.value("tim_check_success", &app) == Some(0.0)
+        })
+        .await;
+    for id in ["alice", "bob", "carol", "mallory"] {
+        let unknown = [("user_id", id), ("status", "unknown")];
+        assert!(
+            scrape
+                .find("tim_account_status", &unknown)
+                .iter()
+                .all(|s| s.value == 1.0),
+            "{id} is unknown"
+        );
+        let not_imported = [("user_id", id), ("status", "not_imported")];
+        assert!(
+            scrape
+                .find("tim_account_status", &not_imported)
+                .iter()
+                .all(|s| s.value == 0.0),
+            "{id} is never not_imported on a failure"
+        );
+    }
+    assert!(scrape
+        .find("tim_account_drift", &[])
+        .iter()
+        .all(|s| s.value == 0.0));
+    assert_eq!(
+        scrape.value("tim_check_last_success_timestamp_seconds", &app),
+        Some(last_success),
+        "the last success stays where it was"
+    );
+    assert!(
+        scrape
+            .value("tim_api_errors_total", &[("code", "http_502")])
+            .unwrap()
+            >= 2.0
+    );
+    daemon.stop().await;
 }

@@ -157,10 +157,19 @@ async fn promtool_accepts_a_scrape() {
         return;
     };
     let daemon = DaemonProcess::start(&["--demo"]);
+    // After both apps' first cycles, when every family (error counters too) is served.
     let metrics = get_until(
         &daemon.url("/metrics"),
-        Duration::from_secs(20),
-        |_, body| body.contains("tim_api_request_duration_seconds_bucket"),
+        Duration::from_secs(30),
+        |_, body| {
+            let scrape = Scrape::parse(body);
+            let cycled = scrape
+                .find("tim_check_cycles_total", &[])
+                .iter()
+                .filter(|s| s.value >= 1.0)
+                .count();
+            cycled == 2 && !scrape.find("tim_account_errors_total", &[]).is_empty()
+        },
     )
     .await;
     let mut check = Command::new(promtool)

@@ -11,35 +11,42 @@ use crate::support::*;
 async fn sighup_reloads_and_sigterm_exits_cleanly() {
     let sim = start_sim().await;
     sim.set_account(SDKAPPID, "bob", SimAccount::NotImported);
-    let yaml = |ids: &[&str]| {
-        app_yaml(
-            &sim.endpoint(),
-            "    interval: 60s\n    timeout: 2s\n",
-            &list_yaml(
-                "vip",
-                "imported",
-                &ids.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
-            ),
-        )
-    };
-    let (_dir, path) = write_config(&yaml(&["alice", "bob"]));
+    let names = |ids: &[&str]| ids.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let settings = "    interval: 1s\n    timeout: 500ms\n";
+    let (_dir, path) = write_config(&app_yaml(
+        &sim.endpoint(),
+        settings,
+        &list_yaml("vip", "imported", &names(&["alice", "bob"])),
+    ));
     let config = path.display().to_string();
     let mut daemon = DaemonProcess::start(&["--config.file", &config]);
-    get_until(&daemon.url("/-/ready"), Duration::from_secs(20), |s, _| {
-        s == 200
+    let drift_of = |body: &str, user_id: &str| {
+        Scrape::parse(body).value("tim_account_drift", &[("user_id", user_id)])
+    };
+    get_until(&daemon.url("/metrics"), Duration::from_secs(10), |_, b| {
+        drift_of(b, "bob") == Some(1.0)
     })
     .await;
-    let metrics = get_until(&daemon.url("/metrics"), Duration::from_secs(5), |_, b| {
-        b.contains("tim_account_drift")
+    sim.set_account(SDKAPPID, "bob", SimAccount::Imported);
+    get_until(&daemon.url("/metrics"), Duration::from_secs(10), |_, b| {
+        drift_of(b, "bob") == Some(0.0)
     })
     .await;
-    let scrape = Scrape::parse(&metrics);
-    assert_eq!(
-        scrape.value("tim_account_drift", &[("user_id", "bob")]),
-        Some(1.0)
-    );
 
-    std::fs::write(&path, yaml(&["alice", "carol"])).unwrap();
+    // bob leaves, carol joins, and alice is now expected gone on a new list.
+    std::fs::write(
+        &path,
+        app_yaml(
+            &sim.endpoint(),
+            settings,
+            &format!(
+                "{}{}",
+                list_yaml("vip", "imported", &names(&["alice", "carol"])),
+                list_yaml("removed", "not_imported", &names(&["alice"]))
+            ),
+        ),
+    )
+    .unwrap();
     daemon.signal("HUP");
     let metrics = get_until(&daemon.url("/metrics"), Duration::from_secs(10), |_, b| {
         let scrape = Scrape::parse(b);
@@ -55,8 +62,8 @@ async fn sighup_reloads_and_sigterm_exits_cleanly() {
         .is_empty());
     assert_eq!(
         scrape.value(
-            "tim_account_status",
-            &[("user_id", "alice"), ("status", "imported")]
+            "tim_account_drift",
+            &[("watchlist", "removed"), ("user_id", "alice")]
         ),
         Some(1.0)
     );
@@ -66,13 +73,61 @@ async fn sighup_reloads_and_sigterm_exits_cleanly() {
     assert_eq!(daemon.wait_exit(Duration::from_secs(5)), Some(0));
     assert!(stopping.elapsed() < Duration::from_secs(5));
     let log = daemon.stderr();
-    assert!(log.contains("check cycle finished"), "{log}");
+    let line_with = |parts: &[&str]| log.lines().any(|l| parts.iter().all(|p| l.contains(p)));
+    assert!(line_with(&["check cycle finished", "accounts=2"]), "{log}");
     assert!(
-        log.contains("message=\"account drifted\"") && log.contains("user_id=bob"),
+        line_with(&["level=warn", "message=\"account drifted\"", "user_id=bob"]),
         "{log}"
     );
-    assert!(log.contains("configuration reloaded"), "{log}");
+    assert!(
+        line_with(&["level=info", "account back as expected", "user_id=bob"]),
+        "{log}"
+    );
+    assert!(
+        line_with(&[
+            "level=warn",
+            "account drifted after a configuration reload",
+            "watchlist=removed",
+            "user_id=alice"
+        ]),
+        "{log}"
+    );
+    assert!(
+        line_with(&["configuration reloaded", "accounts=2"]),
+        "{log}"
+    );
     assert!(log.contains("shutting down"), "{log}");
+}
+
+#[tokio::test]
+async fn signals_right_after_start_up_are_obeyed_not_fatal() {
+    let sim = start_sim().await;
+    let yaml = app_yaml(
+        &sim.endpoint(),
+        "",
+        &list_yaml("vip", "imported", &ids("u", 3)),
+    );
+    let (_dir, path) = write_config(&yaml);
+    let config = path.display().to_string();
+    for _ in 0..5 {
+        // SIGHUP at once: a reload, not the default action (death).
+        let mut daemon = DaemonProcess::start(&["--config.file", &config]);
+        daemon.signal("HUP");
+        get_until(&daemon.url("/-/healthy"), Duration::from_secs(5), |s, _| {
+            s == 200
+        })
+        .await;
+        assert!(
+            daemon.child.try_wait().unwrap().is_none(),
+            "alive after SIGHUP"
+        );
+        // SIGTERM at once: a clean exit.
+        let mut fresh = DaemonProcess::start(&["--config.file", &config]);
+        fresh.signal("TERM");
+        assert_eq!(fresh.wait_exit(Duration::from_secs(5)), Some(0));
+        daemon.signal("TERM");
+        assert_eq!(daemon.wait_exit(Duration::from_secs(5)), Some(0));
+    }
 }
 
 #[tokio::test]
@@ -121,4 +176,47 @@ async fn a_bad_listen_address_is_a_usage_error() {
     .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on 256.0.0.1:http"));
+}
+
+#[tokio::test]
+async fn a_reload_stuck_on_a_file_does_not_hold_up_the_stop() {
+    let sim = start_sim().await;
+    let lists = |file: &str| {
+        app_yaml(
+            &sim.endpoint(),
+            "",
+            &format!("      - name: vip\n        user_ids_file: {file}\n"),
+        )
+    };
+    let (dir, path) = write_config(&lists("ids.txt"));
+    std::fs::write(dir.path().join("ids.txt"), "alice\nbob\n").unwrap();
+    let config = path.display().to_string();
+    let mut daemon = DaemonProcess::start(&["--config.file", &config]);
+    get_until(&daemon.url("/-/ready"), Duration::from_secs(10), |s, _| {
+        s == 200
+    })
+    .await;
+
+    // A FIFO nobody writes to: opening it blocks, like a file on a hung network mount.
+    let fifo = dir.path().join("stuck");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(&path, lists("stuck")).unwrap();
+    daemon.signal("HUP");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        reqwest::get(daemon.url("/metrics"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let stopping = Instant::now();
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(5)), Some(0));
+    assert!(stopping.elapsed() < Duration::from_secs(5));
 }

@@ -150,9 +150,10 @@ impl RunningDaemon {
             .expect("bind");
         let addr = listener.local_addr().expect("address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(daemon::run(source, config, listener, async {
+        let stop_on = daemon::Signals::stop_on(async {
             let _ = stopped.await;
-        }));
+        });
+        let task = tokio::spawn(daemon::run(source, config, listener, stop_on));
         RunningDaemon {
             addr,
             stop: Some(stop),

@@ -76,6 +76,8 @@ fn bad_configs_and_their_messages() {
         (app("", "      - name: vip\n        user_ids: []\n"), "apps[0].watchlists[0]: the watch list has no UserIDs"),
         (app("", "      - name: vip\n        expect: present\n        user_ids: [a]\n"),
             "apps[0].watchlists[0].expect: \"present\" is not one of imported, not_imported"),
+        (app("", "      - name: \"v\\nip\"\n        user_ids: [a]\n"),
+            "apps[0].watchlists[0].name: \"v\\nip\" must not contain control characters"),
         (app("", &format!("{LIST}{LIST}")), "apps[0].watchlists[1].name: watch list name \"vip\" is used twice"),
         (app("", ""), "apps[0].watchlists: at least one watch list is needed"),
         (app("    interval: soon\n", LIST), "apps[0].interval: \"soon\" is not a duration"),
