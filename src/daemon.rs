@@ -108,6 +108,7 @@ pub async fn run(
         mut hangups,
         stop: shutdown,
     } = signals;
+    log_config(&config, "configuration loaded");
     let state = Arc::new(State::new(&config));
     let metrics = Arc::new(Metrics::new());
     metrics.record_reload(true, SystemTime::now());
@@ -198,12 +199,7 @@ fn apply(
     metrics.record_reload(result.is_ok(), SystemTime::now());
     match result {
         Ok(config) => {
-            let accounts: usize = config
-                .apps
-                .iter()
-                .map(|app| app.distinct_user_ids().len())
-                .sum();
-            tracing::info!(apps = config.apps.len(), accounts, "configuration reloaded");
+            log_config(&config, "configuration reloaded");
             Ok(())
         }
         Err(problems) => {
@@ -212,4 +208,20 @@ fn apply(
             Err(problems)
         }
     }
+}
+
+/// One info line with the size of a configuration now in force.
+fn log_config(config: &Config, message: &str) {
+    let accounts: usize = config
+        .apps
+        .iter()
+        .map(|app| app.distinct_user_ids().len())
+        .sum();
+    let lists: usize = config.apps.iter().map(|app| app.watchlists.len()).sum();
+    tracing::info!(
+        apps = config.apps.len(),
+        watchlists = lists,
+        accounts,
+        "{message}"
+    );
 }
