@@ -809,3 +809,51 @@ async fn an_api_outage_makes_known_accounts_unknown_never_drift() {
     );
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn odd_user_ids_are_escaped_in_metrics_and_on_the_page() {
+    let sim = start_sim().await;
+    let odd = [r#"quo"te"#, r"back\slash", "<b>bold</b>", "ünï&còdé"];
+    let yaml = app_yaml(
+        &sim.endpoint(),
+        SLOW,
+        &format!(
+            "      - name: \"odd \\\"list\\\"\"\n        user_ids: [{}]\n",
+            odd.iter()
+                .map(|id| format!("'{id}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    // The page lists accounts in drift: make one of them so.
+    sim.set_account(SDKAPPID, "<b>bold</b>", SimAccount::NotImported);
+    let (_dir, path) = write_config(&yaml);
+    let daemon = RunningDaemon::from_file(&path).await;
+    daemon.wait_ready().await;
+    let scrape = daemon.scrape().await;
+    for id in odd {
+        let status = if id.starts_with('<') {
+            "not_imported"
+        } else {
+            "imported"
+        };
+        let labels = [
+            ("watchlist", "odd \"list\""),
+            ("user_id", id),
+            ("status", status),
+        ];
+        assert_eq!(
+            scrape.value("tim_account_status", &labels),
+            Some(1.0),
+            "{id}"
+        );
+    }
+    if let Some(promtool) = crate::prometheus::tool("promtool") {
+        crate::prometheus::assert_promtool_accepts(&promtool, &scrape.text);
+    }
+    let page = daemon.get("/").await.1;
+    assert!(page.contains("<td>&lt;b&gt;bold&lt;/b&gt;</td>"), "{page}");
+    assert!(page.contains("odd &quot;list&quot;"));
+    assert!(!page.contains("<b>bold</b>"));
+    daemon.stop().await;
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 
 /// The path of `name` on PATH. Missing: a failure under CI, else `None` and a message.
-fn tool(name: &str) -> Option<PathBuf> {
+pub fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(name))
@@ -172,6 +172,11 @@ async fn promtool_accepts_a_scrape() {
         },
     )
     .await;
+    assert_promtool_accepts(&promtool, &metrics);
+}
+
+/// Runs `promtool check metrics` on `metrics`: it must succeed without a word.
+pub fn assert_promtool_accepts(promtool: &std::path::Path, metrics: &str) {
     let mut check = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
