@@ -21,7 +21,7 @@ pub(super) struct Writer {
 }
 
 /// A label value escaped for the text format: backslash, double quote and line feed.
-pub(super) fn escape(value: &str) -> Cow<'_, str> {
+fn escape(value: &str) -> Cow<'_, str> {
     if !value.contains(['\\', '"', '\n']) {
         return Cow::Borrowed(value);
     }
