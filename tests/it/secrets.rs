@@ -237,8 +237,7 @@ async fn no_secret_in_what_the_daemon_serves_or_logs() {
         served.contains("shade"),
         "the failed reload's message is served"
     );
-    daemon.signal("TERM");
-    assert_eq!(daemon.wait_exit(std::time::Duration::from_secs(5)), Some(0));
+    daemon.assert_stops_cleanly_on("TERM");
 
     let mut secrets = sim.usersigs_seen();
     assert!(secrets.len() >= 2, "the UserSig was renewed after 70001");

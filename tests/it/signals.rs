@@ -68,10 +68,7 @@ async fn sighup_reloads_and_sigterm_exits_cleanly() {
         Some(1.0)
     );
 
-    let stopping = Instant::now();
-    daemon.signal("TERM");
-    assert_eq!(daemon.wait_exit(Duration::from_secs(5)), Some(0));
-    assert!(stopping.elapsed() < Duration::from_secs(5));
+    daemon.assert_stops_cleanly_on("TERM");
     let log = daemon.stderr();
     let line_with = |parts: &[&str]| log.lines().any(|l| parts.iter().all(|p| l.contains(p)));
     assert!(line_with(&["check cycle finished", "accounts=2"]), "{log}");
@@ -123,10 +120,8 @@ async fn signals_right_after_start_up_are_obeyed_not_fatal() {
         );
         // SIGTERM at once: a clean exit.
         let mut fresh = DaemonProcess::start(&["--config.file", &config]);
-        fresh.signal("TERM");
-        assert_eq!(fresh.wait_exit(Duration::from_secs(5)), Some(0));
-        daemon.signal("TERM");
-        assert_eq!(daemon.wait_exit(Duration::from_secs(5)), Some(0));
+        fresh.assert_stops_cleanly_on("TERM");
+        daemon.assert_stops_cleanly_on("TERM");
     }
 }
 
@@ -160,10 +155,7 @@ async fn sigint_with_a_call_in_flight_exits_within_5_seconds() {
             .as_u16(),
         503
     );
-    let stopping = Instant::now();
-    daemon.signal("INT");
-    assert_eq!(daemon.wait_exit(Duration::from_secs(5)), Some(0));
-    assert!(stopping.elapsed() < Duration::from_secs(5));
+    daemon.assert_stops_cleanly_on("INT");
 }
 
 #[tokio::test]
@@ -215,8 +207,5 @@ async fn a_reload_stuck_on_a_file_does_not_hold_up_the_stop() {
             .as_u16(),
         200
     );
-    let stopping = Instant::now();
-    daemon.signal("TERM");
-    assert_eq!(daemon.wait_exit(Duration::from_secs(5)), Some(0));
-    assert!(stopping.elapsed() < Duration::from_secs(5));
+    daemon.assert_stops_cleanly_on("TERM");
 }

@@ -394,6 +394,14 @@ impl DaemonProcess {
         assert!(status.success(), "kill -{name}");
     }
 
+    /// Sends `signal` and asserts the process exits with code 0 within 5 seconds.
+    pub fn assert_stops_cleanly_on(&mut self, signal: &str) {
+        let stopping = std::time::Instant::now();
+        self.signal(signal);
+        assert_eq!(self.wait_exit(std::time::Duration::from_secs(5)), Some(0));
+        assert!(stopping.elapsed() < std::time::Duration::from_secs(5));
+    }
+
     /// Waits up to `limit` for the process to exit; its exit code.
     pub fn wait_exit(&mut self, limit: std::time::Duration) -> Option<i32> {
         let deadline = std::time::Instant::now() + limit;
