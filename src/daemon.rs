@@ -109,7 +109,8 @@ pub async fn run(
         stop: shutdown,
     } = signals;
     log_config(&config, "configuration loaded");
-    let state = Arc::new(State::new(&config));
+    // Empty: the scheduler fills it from the configuration as it starts the loops.
+    let state = Arc::new(State::default());
     let metrics = Arc::new(Metrics::new());
     metrics.record_reload(true, SystemTime::now());
     let mut scheduler = Scheduler::start(&config, Arc::clone(&state))?;
