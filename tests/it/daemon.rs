@@ -848,7 +848,7 @@ async fn odd_user_ids_are_escaped_in_metrics_and_on_the_page() {
             "{id}"
         );
     }
-    if let Some(promtool) = crate::prometheus::tool("promtool") {
+    if let Some(promtool) = tool("promtool", crate::prometheus::PROMETHEUS_PACKAGE) {
         crate::prometheus::assert_promtool_accepts(&promtool, &scrape.text);
     }
     let page = daemon.get("/").await.1;

@@ -3,28 +3,13 @@
 //! scrape. Without the tools these tests skip with a reason, unless `CI` is set.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-/// The path of `name` on PATH. Missing: a failure under CI, else `None` and a message.
-pub fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{name} is not installed, and CI is set: install the Debian package `prometheus`"
-        );
-        eprintln!("skipping: {name} is not installed (the Debian package `prometheus` has it)");
-    }
-    found
-}
+/// Where `prometheus` and `promtool` come from.
+pub const PROMETHEUS_PACKAGE: &str = "the Debian package `prometheus`";
 
 /// A child process killed when dropped.
 struct Guard(Child);
@@ -60,7 +45,7 @@ async fn query(http: &reqwest::Client, base: &str, expr: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
-    let Some(prometheus) = tool("prometheus") else {
+    let Some(prometheus) = tool("prometheus", PROMETHEUS_PACKAGE) else {
         return;
     };
     let daemon = DaemonProcess::start(&["--demo"]);
@@ -153,7 +138,7 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
 
 #[tokio::test]
 async fn promtool_accepts_a_scrape() {
-    let Some(promtool) = tool("promtool") else {
+    let Some(promtool) = tool("promtool", PROMETHEUS_PACKAGE) else {
         return;
     };
     let daemon = DaemonProcess::start(&["--demo"]);

@@ -100,6 +100,24 @@ pub fn error_code_of(report: &AppReport, user_id: &str) -> Option<String> {
         .map(|e| e.code.clone())
 }
 
+/// The path of the tool `name` on PATH, which `source` provides. Missing: a failure
+/// under CI (`.ci/run` installs every tool), else `None` and a message, so the test skips.
+pub fn tool(name: &str, source: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{name} is not installed, and CI is set: install {source}"
+        );
+        eprintln!("skipping: {name} is not installed ({source} has it)");
+    }
+    found
+}
+
 /// The exporter binary.
 pub fn exporter() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tim-account-exporter"))
