@@ -12,7 +12,7 @@ use crate::state::{AppData, API_LATENCY_BUCKETS};
 const API: &str = "account_check";
 
 /// Name, type and HELP of every per-app family, in the order they are built.
-const FAMILIES: [(&str, MetricType, &str); 13] = [
+const FAMILIES: [(&str, MetricType, &str); 15] = [
     ("tim_app_info", MetricType::GAUGE,
      "Information about an IM app checked in the background every interval; always 1."),
     ("tim_check_success", MetricType::GAUGE,
@@ -23,8 +23,12 @@ const FAMILIES: [(&str, MetricType, &str); 13] = [
      "Wall time of the app's latest background check cycle (run every interval); 0 until there is one."),
     ("tim_check_cycles_total", MetricType::COUNTER,
      "Background check cycles run for the app (one every interval)."),
+    ("tim_check_interval_seconds", MetricType::GAUGE,
+     "The configured interval between the app's background check cycles."),
     ("tim_usersig_expiry_timestamp_seconds", MetricType::GAUGE,
      "Unix time at which the admin UserSig used by the app's background checks (every interval) expires."),
+    ("tim_usersig_ttl_seconds", MetricType::GAUGE,
+     "The configured lifetime of the app's admin UserSig; it is renewed once 80% of it has passed."),
     ("tim_watchlist_accounts", MetricType::GAUGE,
      "Accounts of the watch list in each status, from the latest background check of each account (every interval)."),
     ("tim_watchlist_drift_accounts", MetricType::GAUGE,
@@ -115,12 +119,20 @@ impl Families {
             gauge(&app, last.map_or(0.0, |c| c.duration.as_secs_f64())),
         );
         self.push("tim_check_cycles_total", counter(&app, data.cycles));
+        self.push(
+            "tim_check_interval_seconds",
+            gauge(&app, config.interval.as_secs_f64()),
+        );
         if let Some(expiry) = data.usersig_expiry {
             self.push(
                 "tim_usersig_expiry_timestamp_seconds",
                 gauge(&app, unix_seconds(expiry)),
             );
         }
+        self.push(
+            "tim_usersig_ttl_seconds",
+            gauge(&app, config.usersig_ttl.as_secs_f64()),
+        );
         for list in &config.watchlists {
             let mut counts = [0u64; 3];
             let mut drift = 0u64;

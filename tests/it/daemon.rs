@@ -66,6 +66,11 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
         "gauge",
         &["im_app", "im_region"],
     ),
+    (
+        "tim_check_interval_seconds",
+        "gauge",
+        &["im_app", "im_region"],
+    ),
     ("tim_check_success", "gauge", &["im_app", "im_region"]),
     (
         "tim_exporter_build_info",
@@ -83,6 +88,7 @@ const GOLDEN: &[(&str, &str, &[&str])] = &[
         "gauge",
         &["im_app", "im_region"],
     ),
+    ("tim_usersig_ttl_seconds", "gauge", &["im_app", "im_region"]),
     (
         "tim_watchlist_accounts",
         "gauge",
@@ -277,6 +283,7 @@ async fn after_a_cycle_the_series_and_values_match_the_contract() {
         Some(0.0)
     );
     assert_eq!(scrape.value("tim_check_cycles_total", &app), Some(1.0));
+    assert_eq!(scrape.value("tim_check_interval_seconds", &app), Some(60.0));
     assert!(scrape.value("tim_check_duration_seconds", &app).unwrap() > 0.0);
     let sdkappid = SDKAPPID.to_string();
     assert_eq!(
@@ -296,6 +303,10 @@ async fn after_a_cycle_the_series_and_values_match_the_contract() {
     assert!(
         (expiry - (unix_now() + 24 * 3600) as f64).abs() < 120.0,
         "{expiry}"
+    );
+    assert_eq!(
+        scrape.value("tim_usersig_ttl_seconds", &app),
+        Some(24.0 * 3600.0)
     );
     // One 502 then a good retry: two attempts, one error, one retry.
     let api = [app[0], app[1], ("api", "account_check")];
