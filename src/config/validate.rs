@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{RawApp, RawConfig, RawSettings, RawWatchList};
@@ -384,7 +385,13 @@ fn resolve_secret(
         return None;
     }
     let (field, value) = if let Some(file) = &raw.secret_key_file {
-        let full = sources.base_dir.join(file);
+        let full = match secret_file_path(file, sources) {
+            Ok(full) => full,
+            Err(problem) => {
+                report.problem(&format!("{path}.secret_key_file"), problem);
+                return None;
+            }
+        };
         match std::fs::read_to_string(&full) {
             Ok(text) => ("secret_key_file", text.trim().to_owned()),
             Err(e) => {
@@ -415,6 +422,28 @@ fn resolve_secret(
         return None;
     }
     Some(Secret::new(value))
+}
+
+/// Where systemd puts the files of `LoadCredential=`, as an environment variable.
+const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+
+/// The path of a `secret_key_file`: under `$CREDENTIALS_DIRECTORY` when it starts with
+/// `$CREDENTIALS_DIRECTORY/` or `${CREDENTIALS_DIRECTORY}/`, else relative to the
+/// configuration's folder (an absolute path stays as it is).
+fn secret_file_path(file: &str, sources: &Sources<'_>) -> Result<PathBuf, String> {
+    let under_credentials = ["$CREDENTIALS_DIRECTORY/", "${CREDENTIALS_DIRECTORY}/"]
+        .iter()
+        .find_map(|prefix| file.strip_prefix(prefix));
+    let Some(name) = under_credentials else {
+        return Ok(sources.base_dir.join(file));
+    };
+    match (sources.env)(CREDENTIALS_DIRECTORY) {
+        Some(dir) if !dir.is_empty() => Ok(Path::new(&dir).join(name)),
+        _ => Err(format!(
+            "{file} names ${CREDENTIALS_DIRECTORY}, which is not set: systemd sets it \
+             for a service with LoadCredential="
+        )),
+    }
 }
 
 fn validate_watchlist(

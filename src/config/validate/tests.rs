@@ -258,6 +258,55 @@ fn files_resolve_against_the_config_folder() {
 }
 
 #[test]
+fn secret_files_may_live_in_the_credentials_directory_of_systemd() {
+    let credentials = std::env::temp_dir().join(format!("tim-credentials-{}", std::process::id()));
+    std::fs::create_dir_all(&credentials).unwrap();
+    std::fs::write(credentials.join("prod-sg.key"), "credential-secret\n").unwrap();
+    let dir = credentials.display().to_string();
+    let env = |name: &str| (name == "CREDENTIALS_DIRECTORY").then(|| dir.clone());
+    let sources = Sources {
+        base_dir: PathBuf::from("/nonexistent"),
+        env: &env,
+    };
+    for file in [
+        "$CREDENTIALS_DIRECTORY/prod-sg.key",
+        "${CREDENTIALS_DIRECTORY}/prod-sg.key",
+    ] {
+        let yaml = app("", LIST).replace("secret_key: k", &format!("secret_key_file: {file}"));
+        let loaded = from_yaml(&yaml, &sources).unwrap();
+        assert_eq!(
+            loaded.config.apps[0].secret_key.expose(),
+            "credential-secret"
+        );
+    }
+
+    // Outside systemd the variable is unset: a clear problem, not a path under "/".
+    let yaml = app("", LIST).replace(
+        "secret_key: k",
+        "secret_key_file: ${CREDENTIALS_DIRECTORY}/prod-sg.key",
+    );
+    assert_eq!(
+        load(&yaml).unwrap_err().problems,
+        [
+            "apps[0].secret_key_file: ${CREDENTIALS_DIRECTORY}/prod-sg.key names \
+          $CREDENTIALS_DIRECTORY, which is not set: systemd sets it for a service with \
+          LoadCredential="
+        ]
+    );
+    // Only a leading $CREDENTIALS_DIRECTORY/ is special.
+    let yaml = app("", LIST).replace(
+        "secret_key: k",
+        "secret_key_file: keys/$CREDENTIALS_DIRECTORY",
+    );
+    let problems = load(&yaml).unwrap_err().problems;
+    assert!(
+        problems[0].contains("cannot read /nonexistent/keys/$CREDENTIALS_DIRECTORY"),
+        "{problems:?}"
+    );
+    std::fs::remove_dir_all(credentials).unwrap();
+}
+
+#[test]
 fn secrets_from_the_environment_and_never_in_debug() {
     let yaml = app("", LIST).replace("secret_key: k", "secret_key_env: TIM_TEST_KEY");
     let loaded = load(&yaml).unwrap();
