@@ -10,7 +10,7 @@ use tim_account_exporter::sim::{Fault, SimAccount, SimOptions, Simulator};
 use crate::support::*;
 
 /// Every `tim_*` family with its type and label names, as the contract says.
-const GOLDEN: &[(&str, &str, &[&str])] = &[
+pub const GOLDEN: &[(&str, &str, &[&str])] = &[
     (
         "tim_account_drift",
         "gauge",
