@@ -10,6 +10,8 @@ mod batching;
 mod cli;
 /// The daemon on port 0: the metrics contract, drift, reload, readiness, the page.
 mod daemon;
+/// The files under deploy/: systemd, alert rules, Alertmanager, dashboard, image.
+mod deploy;
 /// Every injected fault, retries, and the rule that a failure is never "not imported".
 mod faults;
 /// A real Prometheus scrapes the daemon; promtool checks a scrape.

@@ -1,0 +1,571 @@
+//! The files under `deploy/` checked with the real tools: the systemd unit
+//! (`systemd-analyze`, and its command line run with credentials as systemd would), the
+//! alert rules and their tests and the Prometheus example (`promtool`), the Alertmanager
+//! example (`amtool`), the dashboard's and the rules' metric names against what the
+//! exporter serves, and the container image's settings.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::support::*;
+
+const SYSTEMD: &str = "the Debian package systemd";
+const ALERTMANAGER: &str = "the Debian package prometheus-alertmanager";
+
+/// A path under `deploy/`.
+fn deploy(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(path)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(deploy(path)).unwrap_or_else(|e| panic!("deploy/{path}: {e}"))
+}
+
+/// Runs `command`, asserting it succeeds; its output.
+fn succeeds(command: &mut Command) -> Output {
+    let output = command.output().expect("the tool runs");
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+// ---- systemd ----
+
+const UNIT: &str = "systemd/tim-account-exporter.service";
+const INSTALLED_BINARY: &str = "/usr/local/bin/tim-account-exporter";
+
+/// The values of every `key=` line of a unit file, in order.
+fn unit_values(unit: &str, key: &str) -> Vec<String> {
+    unit.lines()
+        .filter_map(|line| line.trim().strip_prefix(key)?.strip_prefix('='))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The unit's one value of `key`.
+fn unit_value(unit: &str, key: &str) -> String {
+    let values = unit_values(unit, key);
+    assert_eq!(values.len(), 1, "{key}= is set once: {values:?}");
+    values[0].clone()
+}
+
+#[test]
+fn the_systemd_unit_verifies_and_its_exposure_is_at_most_2() {
+    let Some(analyze) = tool("systemd-analyze", SYSTEMD) else {
+        return;
+    };
+    let unit = read(UNIT);
+    // verify checks that the commands exist: point them at the binary under test.
+    assert!(unit.contains(INSTALLED_BINARY));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tim-account-exporter.service");
+    let binary = env!("CARGO_BIN_EXE_tim-account-exporter");
+    std::fs::write(&path, unit.replace(INSTALLED_BINARY, binary)).unwrap();
+
+    let output = succeeds(Command::new(&analyze).arg("verify").arg(&path));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(said.trim(), "", "systemd-analyze verify has no complaint");
+
+    let output = succeeds(
+        Command::new(&analyze)
+            .args(["security", "--offline=true", "--no-pager"])
+            .arg(&path),
+    );
+    let report = String::from_utf8_lossy(&output.stdout);
+    let exposure: f64 = report
+        .lines()
+        .find_map(|line| line.split("Overall exposure level for").nth(1))
+        .and_then(|rest| rest.split(':').nth(1))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no overall exposure in:\n{report}"));
+    assert!(exposure <= 2.0, "exposure {exposure}:\n{report}");
+}
+
+#[test]
+fn the_systemd_unit_has_the_service_settings_operators_rely_on() {
+    let unit = read(UNIT);
+    for (key, value) in [
+        ("User", "tim-account-exporter"),
+        ("Group", "tim-account-exporter"),
+        ("ExecReload", "/bin/kill -HUP $MAINPID"),
+        ("Restart", "on-failure"),
+        ("EnvironmentFile", "-/etc/default/tim-account-exporter"),
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("CapabilityBoundingSet", ""),
+    ] {
+        assert_eq!(unit_value(&unit, key), value, "{key}=");
+    }
+    assert!(unit_value(&unit, "ExecStart").ends_with(" $ARGS"));
+    // The example file for EnvironmentFile= sets the same variable.
+    assert!(read("systemd/tim-account-exporter.default").contains("\nARGS="));
+}
+
+#[tokio::test]
+async fn the_unit_command_runs_with_its_credentials_reloads_on_hup_and_stops_on_term() {
+    let unit = read(UNIT);
+    let sim = start_sim().await;
+    // LoadCredential=<id>:<source>: systemd copies the source to $CREDENTIALS_DIRECTORY/<id>.
+    let credential = unit_value(&unit, "LoadCredential");
+    let (id, _source) = credential.split_once(':').expect("id:path");
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    std::fs::write(credentials.join(id), format!("{KEY}\n")).unwrap();
+    let yaml = app_yaml(
+        &sim.endpoint(),
+        "",
+        &list_yaml("ops-bots", "imported", &ids("bot", 3)),
+    )
+    .replace(
+        &format!("secret_key: {KEY}"),
+        &format!("secret_key_file: ${{CREDENTIALS_DIRECTORY}}/{id}"),
+    );
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, yaml).unwrap();
+
+    // ExecStart as systemd runs it, with an empty $ARGS and the test's configuration.
+    let exec_start = unit_value(&unit, "ExecStart");
+    let mut words = exec_start.split_whitespace();
+    assert_eq!(words.next(), Some(INSTALLED_BINARY));
+    let config_flag = format!("--config.file={}", config.display());
+    let args: Vec<&str> = words
+        .filter(|word| *word != "$ARGS")
+        .map(|word| {
+            if word.starts_with("--config.file=") {
+                config_flag.as_str()
+            } else {
+                word
+            }
+        })
+        .collect();
+    assert!(args.contains(&config_flag.as_str()), "{exec_start}");
+    let mut daemon =
+        DaemonProcess::start_with_env(&args, &[("CREDENTIALS_DIRECTORY", credentials.as_path())]);
+    get_until(
+        &daemon.url("/-/ready"),
+        Duration::from_secs(20),
+        |status, _| status == 200,
+    )
+    .await;
+    // The key read from the credentials directory signs calls the service accepts.
+    let stats = sim.stats(SDKAPPID);
+    assert_eq!(
+        stats.error_codes.get(&0),
+        Some(&stats.requests),
+        "{stats:?}"
+    );
+
+    // ExecReload: SIGHUP re-reads the configuration, the key again from the credentials.
+    assert_eq!(unit_value(&unit, "ExecReload"), "/bin/kill -HUP $MAINPID");
+    daemon.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !daemon.stderr().contains("configuration reloaded") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload:\n{}",
+            daemon.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!daemon.stderr().contains(KEY));
+    daemon.assert_stops_cleanly_on("TERM");
+}
+
+// ---- Prometheus and Alertmanager ----
+
+#[test]
+fn the_alert_rules_pass_their_unit_tests_and_the_example_config_loads_them() {
+    let Some(promtool) = tool("promtool", crate::prometheus::PROMETHEUS_PACKAGE) else {
+        return;
+    };
+    let dir = deploy("prometheus");
+    succeeds(
+        Command::new(&promtool)
+            .args(["check", "rules", "alerts.yml"])
+            .current_dir(&dir),
+    );
+    succeeds(
+        Command::new(&promtool)
+            .args(["test", "rules", "alerts.test.yml"])
+            .current_dir(&dir),
+    );
+    let output = succeeds(
+        Command::new(&promtool)
+            .args(["check", "config", "prometheus.example.yml"])
+            .current_dir(&dir),
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("1 rule files found"),
+        "the example loads alerts.yml"
+    );
+}
+
+/// Every rule of alerts.yml as a YAML mapping.
+fn alert_rules() -> Vec<serde_yaml::Value> {
+    let rules: serde_yaml::Value = serde_yaml::from_str(&read("prometheus/alerts.yml")).unwrap();
+    rules["groups"]
+        .as_sequence()
+        .expect("groups")
+        .iter()
+        .flat_map(|group| group["rules"].as_sequence().expect("rules").clone())
+        .collect()
+}
+
+#[test]
+fn every_alert_has_a_severity_an_action_and_tests_firing_and_not_firing() {
+    let tests: serde_yaml::Value =
+        serde_yaml::from_str(&read("prometheus/alerts.test.yml")).unwrap();
+    let mut firing = BTreeSet::new();
+    let mut silent = BTreeSet::new();
+    for case in tests["tests"].as_sequence().expect("tests") {
+        for check in case["alert_rule_test"].as_sequence().expect("checks") {
+            let name = check["alertname"].as_str().unwrap().to_owned();
+            let fires = check["exp_alerts"]
+                .as_sequence()
+                .is_some_and(|alerts| !alerts.is_empty());
+            if fires { &mut firing } else { &mut silent }.insert(name);
+        }
+    }
+    let rules = alert_rules();
+    assert!(rules.len() >= 10, "{} rules", rules.len());
+    for rule in &rules {
+        let name = rule["alert"].as_str().expect("an alerting rule");
+        let severity = rule["labels"]["severity"].as_str();
+        assert!(
+            matches!(severity, Some("critical" | "warning")),
+            "{name}: {severity:?}"
+        );
+        for annotation in ["summary", "description"] {
+            let text = rule["annotations"][annotation].as_str().unwrap_or_default();
+            assert!(text.len() > 30, "{name} has a {annotation}");
+        }
+        assert!(firing.contains(name), "{name} is tested firing");
+        assert!(silent.contains(name), "{name} is tested not firing");
+    }
+    let drift = rules
+        .iter()
+        .find(|rule| rule["alert"] == "TimAccountDrift")
+        .expect("the drift alert");
+    assert_eq!(drift["for"], "10m");
+    assert_eq!(drift["labels"]["severity"], "critical");
+    let summary = drift["annotations"]["summary"].as_str().unwrap();
+    for label in ["im_app", "watchlist", "user_id"] {
+        assert!(summary.contains(&format!("$labels.{label}")), "{summary}");
+    }
+}
+
+#[test]
+fn the_alertmanager_example_is_valid_and_routes_by_severity_and_app() {
+    let Some(amtool) = tool("amtool", ALERTMANAGER) else {
+        return;
+    };
+    let config = deploy("alertmanager/alertmanager.example.yml");
+    succeeds(Command::new(&amtool).arg("check-config").arg(&config));
+    for (receiver, labels) in [
+        (
+            "pager",
+            "alertname=TimAccountDrift severity=critical im_app=prod-sg",
+        ),
+        (
+            "pager-eu",
+            "alertname=TimAccountDrift severity=critical im_app=prod-eu",
+        ),
+        ("pager", "alertname=TimExporterDown severity=critical"),
+        (
+            "chat",
+            "alertname=TimAccountUnknown severity=warning im_app=prod-sg",
+        ),
+        (
+            "chat-eu",
+            "alertname=TimApiRateLimited severity=warning im_app=prod-eu",
+        ),
+    ] {
+        let mut command = Command::new(&amtool);
+        command
+            .args(["config", "routes", "test", "--config.file"])
+            .arg(&config)
+            .arg(format!("--verify.receivers={receiver}"))
+            .args(labels.split(' '));
+        succeeds(&mut command);
+    }
+    // Drift alerts are grouped per app and watch list.
+    let routing: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let group_by = routing["route"]["group_by"].as_sequence().unwrap();
+    for label in ["im_app", "watchlist"] {
+        assert!(group_by.iter().any(|l| l == label), "group_by {label}");
+    }
+}
+
+// ---- metric names ----
+
+/// The metric names a PromQL expression selects: identifiers that are not functions,
+/// keywords, label names (inside braces or grouping clauses), durations or strings.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    // Keywords, and the aggregation operators, which may take `by (…)` before their `(`.
+    const KEYWORDS: [&str; 26] = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+        "and",
+        "or",
+        "unless",
+        "offset",
+        "inf",
+        "nan",
+        "atan2",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "topk",
+        "bottomk",
+        "quantile",
+    ];
+    // Their parenthesis holds label names.
+    const CLAUSES: [&str; 6] = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+    let chars: Vec<char> = expr.chars().collect();
+    let mut names = BTreeSet::new();
+    let mut i = 0;
+    // Set after a grouping keyword: the next parenthesis holds label names.
+    let mut labels_follow = false;
+    while i < chars.len() {
+        let c = chars[i];
+        let skip_to = |close: char, from: usize| {
+            chars[from + 1..]
+                .iter()
+                .position(|&x| x == close)
+                .map_or(chars.len(), |p| from + 1 + p + 1)
+        };
+        if c == '"' || c == '\'' || c == '`' {
+            i = skip_to(c, i);
+        } else if c == '{' {
+            i = skip_to('}', i);
+        } else if c == '[' {
+            i = skip_to(']', i);
+        } else if c == '(' && labels_follow {
+            labels_follow = false;
+            i = skip_to(')', i);
+        } else if c == '$' || c.is_ascii_digit() || c == '.' {
+            // A variable ($job, $__rate_interval) or a number or duration (5m, 0.99).
+            i += 1;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_.".contains(chars[i])) {
+                i += 1;
+            }
+        } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_:".contains(chars[i])) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let next = chars[i..].iter().find(|c| !c.is_whitespace());
+            if CLAUSES.contains(&word.as_str()) {
+                labels_follow = true;
+            } else if next != Some(&'(') && !KEYWORDS.contains(&word.to_lowercase().as_str()) {
+                names.insert(word);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
+#[test]
+fn metric_names_are_told_from_functions_labels_and_durations() {
+    let names = metric_names(
+        r#"histogram_quantile(0.99, sum by (le, im_app) (rate(tim_api_request_duration_seconds_bucket{job=~"$job", code!="x y"}[$__rate_interval]))) > 2
+           and on (instance) group_left (im_region) max without (status) (tim_app_info offset 5m) or vector(1) * time()"#,
+    );
+    assert_eq!(
+        names,
+        ["tim_api_request_duration_seconds_bucket", "tim_app_info"]
+            .map(String::from)
+            .into()
+    );
+}
+
+/// Every sample name the exporter serves: its contract families (histograms as their
+/// `_bucket`, `_sum` and `_count` series) and what a running demo serves besides.
+async fn served_names() -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = crate::daemon::GOLDEN
+        .iter()
+        .flat_map(|(name, kind, _)| match *kind {
+            "histogram" => ["_bucket", "_sum", "_count"]
+                .iter()
+                .map(|suffix| format!("{name}{suffix}"))
+                .collect(),
+            _ => vec![(*name).to_owned()],
+        })
+        .collect();
+    let mut demo = DaemonProcess::start(&["--demo"]);
+    let text = get_until(
+        &demo.url("/metrics"),
+        Duration::from_secs(20),
+        |status, _| status == 200,
+    )
+    .await;
+    names.extend(Scrape::parse(&text).samples.into_iter().map(|s| s.name));
+    demo.assert_stops_cleanly_on("TERM");
+    names
+}
+
+/// Every PromQL expression of a Grafana dashboard: panel targets' `expr` and template
+/// variables' queries (the metric selector of `label_values(selector, label)`).
+fn dashboard_queries(value: &serde_json::Value, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("expr", serde_json::Value::String(expr)) => found.push(expr.clone()),
+                    ("query", serde_json::Value::String(query))
+                        if query.starts_with("label_values(") =>
+                    {
+                        let inner = query["label_values(".len()..].trim_end_matches(')');
+                        let selector = inner.rsplit_once(',').map_or(inner, |(s, _)| s);
+                        found.push(selector.to_owned());
+                    }
+                    _ => dashboard_queries(value, found),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                dashboard_queries(item, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_and_the_alert_rules_use_only_metrics_the_exporter_serves() {
+    let served = served_names().await;
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read("grafana/dashboard.json")).expect("valid JSON");
+    let mut queries = Vec::new();
+    dashboard_queries(&dashboard, &mut queries);
+    assert!(queries.len() >= 10, "{} queries", queries.len());
+    let mut used = BTreeSet::new();
+    for query in &queries {
+        let names = metric_names(query);
+        assert!(!names.is_empty(), "no metric in {query}");
+        for name in names {
+            assert!(served.contains(&name), "the dashboard uses {name}: {query}");
+            used.insert(name);
+        }
+    }
+    // The panels the operators asked for.
+    for name in [
+        "tim_watchlist_accounts",
+        "tim_watchlist_drift_accounts",
+        "tim_account_status",
+        "tim_account_drift",
+        "tim_api_request_duration_seconds_bucket",
+        "tim_api_errors_total",
+        "tim_api_retries_total",
+        "tim_check_duration_seconds",
+        "tim_usersig_expiry_timestamp_seconds",
+    ] {
+        assert!(used.contains(name), "the dashboard shows {name}");
+    }
+
+    for rule in alert_rules() {
+        let expr = rule["expr"].as_str().unwrap();
+        for name in metric_names(expr) {
+            // `up` is Prometheus's own series for the scrape.
+            assert!(
+                name == "up" || served.contains(&name),
+                "{} uses {name}",
+                rule["alert"].as_str().unwrap()
+            );
+        }
+    }
+}
+
+// ---- container image ----
+
+#[test]
+fn the_container_image_runs_the_binary_as_non_root_on_the_default_port() {
+    let dockerfile = read("docker/Dockerfile");
+    let instructions: Vec<(&str, &str)> = dockerfile
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once(' '))
+        .collect();
+    let last = |keyword: &str| {
+        instructions
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == keyword)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {keyword}"))
+    };
+    let stages = instructions.iter().filter(|(k, _)| *k == "FROM").count();
+    assert!(stages >= 2, "multi-stage");
+    assert_eq!(last("FROM"), "scratch");
+    let user = last("USER");
+    assert!(!["root", "0", "0:0"].contains(&user.as_str()), "{user}");
+    assert_eq!(last("EXPOSE"), "9731");
+    assert_eq!(last("ENTRYPOINT"), r#"["/tim-account-exporter"]"#);
+
+    // The builder's Rust is at least the crate's rust-version.
+    let version = |text: &str| -> (u32, u32) {
+        let mut parts = text
+            .trim_matches('"')
+            .split('.')
+            .map(|p| p.parse().unwrap());
+        (parts.next().unwrap(), parts.next().unwrap())
+    };
+    let builder = instructions
+        .iter()
+        .find_map(|(k, v)| v.strip_prefix("RUST_VERSION=").filter(|_| *k == "ARG"))
+        .map(version);
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let required = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("rust-version = "))
+        .map(version);
+    assert!(builder.is_some() && required.is_some() && builder >= required);
+
+    // The default arguments are flags the binary knows (clap stops at an unknown one
+    // before it reaches --help).
+    let cmd: Vec<String> = serde_json::from_str(&last("CMD")).expect("CMD in JSON form");
+    let output = exporter().args(&cmd).arg("--help").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
