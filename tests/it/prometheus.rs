@@ -1,6 +1,7 @@
-//! End to end with the real tools: a Prometheus server scrapes the daemon in demo mode and
-//! its query API sees the accounts' status and drift; `promtool check metrics` accepts a
-//! scrape. Without the tools these tests skip with a reason, unless `CI` is set.
+//! End to end with the real tools: a Prometheus server scrapes the daemon in demo mode with
+//! the shipped alerting rules loaded; its query API sees the accounts' status and drift, every
+//! rule evaluates without error, and the drift and unknown alerts are pending for the right
+//! accounts. `promtool check metrics` accepts a scrape. Without the tools these tests skip with a reason, unless `CI` is set.
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -54,7 +55,10 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: tim\n    static_configs:\n      - targets: ['{}']\n",
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: tim-account-exporter\n    static_configs:\n      - targets: ['{}']\n",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("deploy/prometheus/alerts.yml")
+                .display(),
             daemon.addr
         ),
     )
@@ -79,7 +83,7 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
     // The demo: support_04 is gone from `support` and ex_employee_42 is back on `removed`
     // (drift), ops_bot is as expected, and the service never answers for security_alerts.
     let expectations = [
-        (r#"up{job="tim"}"#, 1.0),
+        (r#"up{job="tim-account-exporter"}"#, 1.0),
         (
             r#"tim_account_status{im_app="prod-sg",watchlist="support",user_id="support_04",status="not_imported"}"#,
             1.0,
@@ -134,6 +138,56 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+
+    // Every shipped rule evaluates on real data without error, and the accounts in drift
+    // and the unknown one have pending alerts (their `for` is minutes away).
+    let mut alerts = Vec::new();
+    let mut evaluated = false;
+    while !evaluated || alerts.len() < 3 {
+        let rules = get_json(&http, &format!("{base}/api/v1/rules")).await;
+        let rules: Vec<&serde_json::Value> = rules["data"]["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|group| group["rules"].as_array().into_iter().flatten())
+            .collect();
+        assert_eq!(rules.len(), 10, "the rules are loaded");
+        for rule in &rules {
+            assert_ne!(rule["health"], "err", "{rule}");
+        }
+        evaluated = rules.iter().all(|rule| rule["health"] == "ok");
+        let firing = get_json(&http, &format!("{base}/api/v1/alerts")).await;
+        alerts = firing["data"]["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|alert| {
+                let labels = &alert["labels"];
+                let name = |key: &str| labels[key].as_str().unwrap_or_default().to_owned();
+                (name("alertname"), name("user_id"))
+            })
+            .filter(|(name, _)| name == "TimAccountDrift" || name == "TimAccountUnknown")
+            .collect();
+        alerts.sort();
+        assert!(
+            Instant::now() < deadline,
+            "rules never all evaluated ({evaluated}) or alerts never pending: {alerts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let expected = [
+        ("TimAccountDrift", "ex_employee_42"),
+        ("TimAccountDrift", "support_04"),
+        ("TimAccountUnknown", "security_alerts"),
+    ]
+    .map(|(name, user)| (name.to_owned(), user.to_owned()));
+    assert_eq!(alerts, expected);
+}
+
+/// A JSON document from the Prometheus API.
+async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    let text = http.get(url).send().await.unwrap().text().await.unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 #[tokio::test]
