@@ -14,6 +14,9 @@ mod daemon;
 mod deploy;
 /// Every injected fault, retries, and the rule that a failure is never "not imported".
 mod faults;
+/// The Helm chart: lint, the rendered objects against the Kubernetes schemas, pod security
+/// and checksums, the rendered config through `--config.check`, the values schema, the alerts.
+mod helm;
 /// A real Prometheus scrapes the daemon; promtool checks a scrape.
 mod prometheus;
 /// The per-app call rate bound, retries included.
