@@ -311,6 +311,170 @@ fn the_alertmanager_example_is_valid_and_routes_by_severity_and_app() {
     }
 }
 
+/// Every notification a receiver endpoint got: (path, JSON body).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+
+/// An HTTP server on loopback standing in for PagerDuty and the chat webhooks; its base URL.
+async fn notification_catcher(received: Received) -> String {
+    let app = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, body: axum::extract::Json<serde_json::Value>| {
+            let received = received.clone();
+            async move {
+                received
+                    .lock()
+                    .unwrap()
+                    .push((uri.path().to_owned(), body.0));
+                axum::http::StatusCode::ACCEPTED
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// The example configuration with its receivers sent to `catcher` (`/<receiver>`) and
+/// short group waits, so a test sees notifications within seconds.
+fn routed_to(catcher: &str) -> String {
+    let mut config: serde_yaml::Value =
+        serde_yaml::from_str(&read("alertmanager/alertmanager.example.yml")).unwrap();
+    config["route"]["group_wait"] = "1s".into();
+    config["route"]["group_interval"] = "1s".into();
+    for receiver in config["receivers"].as_sequence_mut().unwrap() {
+        let url = format!("{catcher}/{}", receiver["name"].as_str().unwrap());
+        for kind in ["pagerduty_configs", "webhook_configs"] {
+            for target in receiver[kind].as_sequence_mut().into_iter().flatten() {
+                target["url"] = url.clone().into();
+            }
+        }
+    }
+    serde_yaml::to_string(&config).unwrap()
+}
+
+#[tokio::test]
+async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
+    let Some(alertmanager) = tool("prometheus-alertmanager", ALERTMANAGER) else {
+        return;
+    };
+    let received = Received::default();
+    let catcher = notification_catcher(received.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(&config, routed_to(&catcher)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(alertmanager)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("alertmanager starts");
+    let base = format!("http://127.0.0.1:{port}");
+    get_until(
+        &format!("{base}/-/ready"),
+        Duration::from_secs(20),
+        |status, _| status == 200,
+    )
+    .await;
+
+    // Two accounts of one watch list in drift, one of another team's app, and an app whose
+    // checks fail, with one of its accounts unknown (the same cause).
+    let alert = |name: &str, severity: &str, labels: &[(&str, &str)], summary: &str| {
+        let mut all = serde_json::json!({
+            "alertname": name, "severity": severity, "job": "tim-account-exporter",
+            "instance": "exporter:9731", "im_region": "singapore",
+        });
+        for (key, value) in labels {
+            all[*key] = (*value).into();
+        }
+        serde_json::json!({"labels": all, "annotations": {"summary": summary}})
+    };
+    let drift = |app: &str, user: &str| {
+        alert(
+            "TimAccountDrift",
+            "critical",
+            &[("im_app", app), ("watchlist", "support"), ("user_id", user)],
+            &format!("{user} is not_imported in IM app {app}"),
+        )
+    };
+    let alerts = serde_json::json!([
+        drift("prod-sg", "support_01"),
+        drift("prod-sg", "support_02"),
+        drift("prod-eu", "support_07"),
+        alert(
+            "TimAppChecksFailing",
+            "critical",
+            &[("im_app", "prod-jp")],
+            "checks fail"
+        ),
+        alert(
+            "TimAccountUnknown",
+            "warning",
+            &[
+                ("im_app", "prod-jp"),
+                ("watchlist", "vip"),
+                ("user_id", "vip_1")
+            ],
+            "vip_1 unknown"
+        ),
+    ]);
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v2/alerts"))
+        .header("content-type", "application/json")
+        .body(alerts.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let summaries = loop {
+        let summaries: Vec<(String, String)> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(path, body)| {
+                let summary = body["payload"]["summary"].as_str()?;
+                Some((path.clone(), summary.to_owned()))
+            })
+            .collect();
+        if summaries.len() >= 3 || std::time::Instant::now() > deadline {
+            break summaries;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Give a stray notification (a second page, the inhibited warning) time to arrive.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut summaries = summaries;
+    summaries.sort();
+    assert_eq!(
+        summaries,
+        [
+            ("/pager".to_owned(), "TimAccountDrift prod-sg/support: 2 firing; support_01 is not_imported in IM app prod-sg".to_owned()),
+            ("/pager".to_owned(), "TimAppChecksFailing prod-jp: 1 firing; checks fail".to_owned()),
+            ("/pager-eu".to_owned(), "TimAccountDrift prod-eu/support: 1 firing; support_07 is not_imported in IM app prod-eu".to_owned()),
+        ]
+    );
+    let all = received.lock().unwrap().clone();
+    assert_eq!(
+        all.len(),
+        3,
+        "nothing else was sent, the unknown warning is inhibited: {all:?}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 // ---- metric names ----
 
 /// The metric names a PromQL expression selects: identifiers that are not functions,
