@@ -219,6 +219,32 @@ fn template_renders_the_expected_objects() {
 }
 
 #[test]
+fn the_scrape_job_is_the_one_the_exporter_down_alert_watches() {
+    let Some(helm) = Helm::find() else {
+        return;
+    };
+    // Whatever the names, the ServiceMonitor takes the job from a fixed Service label.
+    let rendered = helm.render(&[
+        "-f",
+        FULL,
+        "--set",
+        "fullnameOverride=imwatch,nameOverride=imw",
+    ]);
+    let job_label = rendered.one("ServiceMonitor")["spec"]["jobLabel"]
+        .as_str()
+        .expect("jobLabel")
+        .to_owned();
+    let job = rendered.one("Service")["metadata"]["labels"][job_label.as_str()]
+        .as_str()
+        .expect("the Service has the job label")
+        .to_owned();
+    assert!(job.contains("tim-account-exporter"), "{job}");
+    let alerts = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(ALERTS))
+        .expect("alerts.yml");
+    assert!(alerts.contains(r#"up{job=~".*tim-account-exporter.*"} == 0"#));
+}
+
+#[test]
 fn rendered_core_objects_pass_kubernetes_validate() {
     let (Some(helm), Some(validate)) = (
         Helm::find(),
@@ -484,6 +510,7 @@ fn the_values_schema_rejects_bad_values() {
         ),
         (["--set", "config.defaults.rate_limit=101"], "rate_limit"),
         (["--set", "replicas=2"], "replicas"),
+        (["--set", "replicaCount=2"], "replicaCount"),
     ] {
         let stderr = helm.template_error(&["-f", &values, "--set", ONE_APP_KEY, flag, value]);
         assert!(
