@@ -124,6 +124,7 @@ impl AppState {
             last_success: None,
             usersig_expiry: None,
             cycles: 0,
+            consecutive_failures: 0,
             api: ApiStats::default(),
         };
         data.set_config(config);
@@ -242,6 +243,8 @@ pub struct AppData {
     pub usersig_expiry: Option<SystemTime>,
     /// Cycles finished.
     pub cycles: u64,
+    /// Cycles in a row, up to the latest, that left an account without a status.
+    pub consecutive_failures: u64,
     pub api: ApiStats,
 }
 
@@ -355,6 +358,9 @@ impl AppData {
         self.cycles += 1;
         if success {
             self.last_success = Some(finished_at);
+            self.consecutive_failures = 0;
+        } else {
+            self.consecutive_failures += 1;
         }
         self.last_cycle = Some(CycleRecord {
             checked_at: report.checked_at.unwrap_or(finished_at),

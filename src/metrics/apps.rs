@@ -11,8 +11,18 @@ use crate::state::{AppData, API_LATENCY_BUCKETS};
 /// The one API the exporter calls, as the `api` label.
 const API: &str = "account_check";
 
+/// ErrorCodes that call for an operator (rate limits; refused credentials, a wrong app,
+/// region or allow list). Their `tim_api_errors_total` series are served at 0 from the
+/// start, so that `increase()` in an alert sees their first occurrence; other codes'
+/// series appear when they first occur. The alerts in deploy/prometheus watch these.
+pub const PRESET_ERROR_CODES: [&str; 22] = [
+    "60006", "60007", "60010", "60011", "60016", "60017", "60018", "60019", "60020", "60021",
+    "60025", "60026", "60028", "70003", "70009", "70013", "70014", "70016", "70020", "70050",
+    "70051", "70403",
+];
+
 /// Name, type and HELP of every per-app family, in the order they are built.
-const FAMILIES: [(&str, MetricType, &str); 15] = [
+const FAMILIES: [(&str, MetricType, &str); 16] = [
     ("tim_app_info", MetricType::GAUGE,
      "Information about an IM app checked in the background every interval; always 1."),
     ("tim_check_success", MetricType::GAUGE,
@@ -23,6 +33,8 @@ const FAMILIES: [(&str, MetricType, &str); 15] = [
      "Wall time of the app's latest background check cycle (run every interval); 0 until there is one."),
     ("tim_check_cycles_total", MetricType::COUNTER,
      "Background check cycles run for the app (one every interval)."),
+    ("tim_check_consecutive_failures", MetricType::GAUGE,
+     "Background check cycles in a row, up to the latest, with tim_check_success 0; 0 after a fully successful one."),
     ("tim_check_interval_seconds", MetricType::GAUGE,
      "The configured interval between the app's background check cycles."),
     ("tim_usersig_expiry_timestamp_seconds", MetricType::GAUGE,
@@ -120,6 +132,10 @@ impl Families {
         );
         self.push("tim_check_cycles_total", counter(&app, data.cycles));
         self.push(
+            "tim_check_consecutive_failures",
+            gauge(&app, data.consecutive_failures as f64),
+        );
+        self.push(
             "tim_check_interval_seconds",
             gauge(&app, config.interval.as_secs_f64()),
         );
@@ -165,10 +181,17 @@ impl Families {
         self.push("tim_api_request_duration_seconds", histogram(&api, data));
         self.push("tim_api_requests_total", counter(&api, data.api.requests));
         self.push("tim_api_retries_total", counter(&api, data.api.retries));
-        for (code, count) in &data.api.errors {
+        let preset = PRESET_ERROR_CODES
+            .iter()
+            .filter(|code| !data.api.errors.contains_key(**code))
+            .map(|code| (*code, 0));
+        let seen = data.api.errors.iter().map(|(code, n)| (code.as_str(), *n));
+        let mut errors: Vec<(&str, u64)> = preset.chain(seen).collect();
+        errors.sort_unstable();
+        for (code, count) in errors {
             self.push(
                 "tim_api_errors_total",
-                counter(&[api[0], api[1], api[2], ("code", code)], *count),
+                counter(&[api[0], api[1], api[2], ("code", code)], count),
             );
         }
         for (code, count) in &data.api.account_errors {

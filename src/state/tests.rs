@@ -173,14 +173,25 @@ fn a_failed_check_makes_a_known_account_unknown_and_counts_item_errors_once() {
         ("mallory", Ok(Status::NotImported)),
     ];
     app.record_cycle(&cycle(&config.apps[0], &failed, vec![]), SystemTime::now());
+    app.record_cycle(&cycle(&config.apps[0], &failed, vec![]), SystemTime::now());
+    assert_eq!(app.lock().consecutive_failures, 2);
+    app.record_cycle(&cycle(&config.apps[0], &all_ok, vec![]), SystemTime::now());
+    assert_eq!(
+        app.lock().consecutive_failures,
+        0,
+        "a full success resets the count"
+    );
+    app.record_cycle(&cycle(&config.apps[0], &failed, vec![]), SystemTime::now());
     let data = app.lock();
+    assert_eq!(data.consecutive_failures, 1);
     assert_eq!(data.status("alice"), Status::Unknown);
     assert_eq!(data.status("bob"), Status::Unknown);
     assert!(!data.last_cycle.as_ref().expect("a cycle").success);
-    // bob is on two lists but is one account; alice's failure was the call's, not an item's.
+    // bob is on two lists but is one account (once per failed cycle); alice's failure was
+    // the call's, not an item's.
     assert_eq!(data.api.account_errors.len(), 1);
-    assert_eq!(data.api.account_errors.get("70500"), Some(&1));
-    assert_eq!(data.cycles, 2);
+    assert_eq!(data.api.account_errors.get("70500"), Some(&3));
+    assert_eq!(data.cycles, 5);
     assert!(
         data.report().accounts.iter().all(|a| !a.drift()),
         "unknown is never drift"

@@ -67,6 +67,11 @@ pub const GOLDEN: &[(&str, &str, &[&str])] = &[
         &["im_app", "im_region"],
     ),
     (
+        "tim_check_consecutive_failures",
+        "gauge",
+        &["im_app", "im_region"],
+    ),
+    (
         "tim_check_interval_seconds",
         "gauge",
         &["im_app", "im_region"],
@@ -284,6 +289,16 @@ async fn after_a_cycle_the_series_and_values_match_the_contract() {
     );
     assert_eq!(scrape.value("tim_check_cycles_total", &app), Some(1.0));
     assert_eq!(scrape.value("tim_check_interval_seconds", &app), Some(60.0));
+    assert_eq!(
+        scrape.value("tim_check_consecutive_failures", &app),
+        Some(1.0),
+        "carol is unknown"
+    );
+    // Codes an alert watches are served at 0 before they ever occur.
+    assert_eq!(
+        scrape.value("tim_api_errors_total", &[app[0], ("code", "70009")]),
+        Some(0.0)
+    );
     assert!(scrape.value("tim_check_duration_seconds", &app).unwrap() > 0.0);
     let sdkappid = SDKAPPID.to_string();
     assert_eq!(
