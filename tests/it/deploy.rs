@@ -407,7 +407,12 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
             &format!("{user} is not_imported in IM app {app}"),
         )
     };
+    // support_00 is already back: the page must quote an alert still firing.
+    let mut resolved = drift("prod-sg", "support_00");
+    resolved["startsAt"] = "2026-01-01T00:00:00Z".into();
+    resolved["endsAt"] = "2026-01-01T00:05:00Z".into();
     let alerts = serde_json::json!([
+        resolved,
         drift("prod-sg", "support_01"),
         drift("prod-sg", "support_02"),
         drift("prod-eu", "support_07"),
@@ -579,9 +584,22 @@ fn metric_names_are_told_from_functions_labels_and_durations() {
     );
 }
 
+/// A scrape of the demo as soon as it serves (the demo never gets the codes alerts watch).
+async fn fresh_demo_scrape() -> Scrape {
+    let mut demo = DaemonProcess::start(&["--demo"]);
+    let text = get_until(
+        &demo.url("/metrics"),
+        Duration::from_secs(20),
+        |status, _| status == 200,
+    )
+    .await;
+    demo.assert_stops_cleanly_on("TERM");
+    Scrape::parse(&text)
+}
+
 /// Every sample name the exporter serves: its contract families (histograms as their
-/// `_bucket`, `_sum` and `_count` series) and what a running demo serves besides.
-async fn served_names() -> BTreeSet<String> {
+/// `_bucket`, `_sum` and `_count` series) and what `scrape` has besides.
+fn served_names(scrape: &Scrape) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = crate::daemon::GOLDEN
         .iter()
         .flat_map(|(name, kind, _)| match *kind {
@@ -592,15 +610,7 @@ async fn served_names() -> BTreeSet<String> {
             _ => vec![(*name).to_owned()],
         })
         .collect();
-    let mut demo = DaemonProcess::start(&["--demo"]);
-    let text = get_until(
-        &demo.url("/metrics"),
-        Duration::from_secs(20),
-        |status, _| status == 200,
-    )
-    .await;
-    names.extend(Scrape::parse(&text).samples.into_iter().map(|s| s.name));
-    demo.assert_stops_cleanly_on("TERM");
+    names.extend(scrape.samples.iter().map(|s| s.name.clone()));
     names
 }
 
@@ -634,7 +644,8 @@ fn dashboard_queries(value: &serde_json::Value, found: &mut Vec<String>) {
 
 #[tokio::test]
 async fn the_dashboard_and_the_alert_rules_use_only_metrics_the_exporter_serves() {
-    let served = served_names().await;
+    let scrape = fresh_demo_scrape().await;
+    let served = served_names(&scrape);
     let dashboard: serde_json::Value =
         serde_json::from_str(&read("grafana/dashboard.json")).expect("valid JSON");
     let mut queries = Vec::new();
@@ -664,8 +675,31 @@ async fn the_dashboard_and_the_alert_rules_use_only_metrics_the_exporter_serves(
         assert!(used.contains(name), "the dashboard shows {name}");
     }
 
+    // An alert on an error code sees its first occurrence only if the code's series is
+    // served (at 0) before it: every code the rules name is served for every app from the
+    // start.
+    let apps: BTreeSet<&str> = scrape
+        .find("tim_app_info", &[])
+        .iter()
+        .map(|s| s.labels["im_app"].as_str())
+        .collect();
+    assert_eq!(apps.len(), 2);
+    let mut watched = 0;
     for rule in alert_rules() {
         let expr = rule["expr"].as_str().unwrap();
+        for codes in expr.split(r#"tim_api_errors_total{code=~""#).skip(1) {
+            let codes = codes.split('"').next().unwrap();
+            for code in codes.split('|') {
+                watched += 1;
+                for app in &apps {
+                    assert_eq!(
+                        scrape.value("tim_api_errors_total", &[("im_app", app), ("code", code)]),
+                        Some(0.0),
+                        "{code} of {app} is served at 0 from the start"
+                    );
+                }
+            }
+        }
         for name in metric_names(expr) {
             // `up` is Prometheus's own series for the scrape.
             assert!(
@@ -675,6 +709,7 @@ async fn the_dashboard_and_the_alert_rules_use_only_metrics_the_exporter_serves(
             );
         }
     }
+    assert_eq!(watched, 22, "the rate-limit and permission codes");
 }
 
 // ---- container image ----
