@@ -362,23 +362,21 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("alertmanager.yml");
     std::fs::write(&config, routed_to(&catcher)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(alertmanager)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("alertmanager starts");
+    let port = free_port();
+    let _server = KillOnDrop(
+        Command::new(alertmanager)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("alertmanager starts"),
+    );
     let base = format!("http://127.0.0.1:{port}");
     get_until(
         &format!("{base}/-/ready"),
@@ -476,8 +474,6 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
         3,
         "nothing else was sent, the unknown warning is inhibited: {all:?}"
     );
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
 // ---- metric names ----
@@ -485,14 +481,9 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
 /// The metric names a PromQL expression selects: identifiers that are not functions,
 /// keywords, label names (inside braces or grouping clauses), durations or strings.
 fn metric_names(expr: &str) -> BTreeSet<String> {
-    // Keywords, and the aggregation operators, which may take `by (…)` before their `(`.
-    const KEYWORDS: [&str; 26] = [
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
+    // Keywords besides CLAUSES, and the aggregation operators, which may take `by (…)`
+    // before their `(`.
+    const KEYWORDS: [&str; 20] = [
         "bool",
         "and",
         "or",
@@ -514,7 +505,7 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
         "bottomk",
         "quantile",
     ];
-    // Their parenthesis holds label names.
+    // Grouping keywords: their parenthesis holds label names.
     const CLAUSES: [&str; 6] = [
         "by",
         "without",

@@ -4,30 +4,13 @@
 //! accounts. `promtool check metrics` accepts a scrape. Without the tools these tests skip with a reason, unless `CI` is set.
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
 
 /// Where `prometheus` and `promtool` come from.
 pub const PROMETHEUS_PACKAGE: &str = "the Debian package `prometheus`";
-
-/// A child process killed when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// The value of an instant query that returns exactly one series, if it does.
 async fn query(http: &reqwest::Client, base: &str, expr: &str) -> Option<f64> {
@@ -76,7 +59,7 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
         .stderr(Stdio::null())
         .spawn()
         .expect("prometheus starts");
-    let _server = Guard(server);
+    let _server = KillOnDrop(server);
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
 

@@ -118,6 +118,24 @@ pub fn tool(name: &str, source: &str) -> Option<PathBuf> {
     found
 }
 
+/// A free TCP port on loopback, for a server that takes its port as a flag.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A child process killed when dropped, so a failing test leaves no server behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The exporter binary.
 pub fn exporter() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tim-account-exporter"))
