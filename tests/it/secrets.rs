@@ -4,6 +4,25 @@ use tim_account_exporter::sim::{Fault, SimOptions, Simulator};
 
 use crate::support::*;
 
+/// `--config.check` of the file at `path`.
+async fn config_check(path: &std::path::Path) -> std::process::Output {
+    run_exporter(vec![
+        "--config.file".into(),
+        path.display().to_string(),
+        "--config.check".into(),
+    ])
+    .await
+}
+
+/// Everything a run printed, standard output then standard error.
+fn printed(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 fn assert_no_secret(haystack: &str, secrets: &[String], what: &str) {
     for secret in secrets {
         assert!(
@@ -79,18 +98,9 @@ async fn no_secret_in_config_check_errors_or_debug_output() {
         &list_yaml("vip", "imported", &["a".into()]),
     );
     let (_dir, path) = write_config(&yaml);
-    let out = run_exporter(vec![
-        "--config.file".into(),
-        path.display().to_string(),
-        "--config.check".into(),
-    ])
-    .await;
+    let out = config_check(&path).await;
     assert_eq!(out.status.code(), Some(2));
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = printed(&out);
     assert_no_secret(&printed, &[KEY.to_owned()], "--config.check");
 
     let app = simple_app(&sim, "", &["a".into()]);
@@ -111,18 +121,9 @@ async fn a_password_in_the_endpoint_is_refused_without_printing_it() {
     ] {
         let yaml = app_yaml(endpoint, "", &list_yaml("vip", "imported", &["a".into()]));
         let (_dir, path) = write_config(&yaml);
-        let out = run_exporter(vec![
-            "--config.file".into(),
-            path.display().to_string(),
-            "--config.check".into(),
-        ])
-        .await;
+        let out = config_check(&path).await;
         assert_eq!(out.status.code(), Some(2));
-        let printed = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let printed = printed(&out);
         assert!(
             printed.contains("apps[0].endpoint: must not contain a user or password"),
             "{printed}"
@@ -142,12 +143,7 @@ async fn an_inline_key_in_a_readable_file_gets_a_warning() {
     for (mode, warned) in [(0o600, false), (0o620, false), (0o640, true), (0o604, true)] {
         let (_dir, path) = write_config(&yaml);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-        let out = run_exporter(vec![
-            "--config.file".into(),
-            path.display().to_string(),
-            "--config.check".into(),
-        ])
-        .await;
+        let out = config_check(&path).await;
         assert_eq!(out.status.code(), Some(0));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
