@@ -1,55 +1,47 @@
-//! What one check cycle of one app found: every account of every watch list, its status,
-//! what was expected, and why a status is unknown.
+//! What is known about each app, as one document: the `--once` output and
+//! `/api/v1/status` print it, the status page shows it.
 //!
-//! Plain data built from the client's outcome; the daemon's state, the metrics and the
-//! `--once` output all read it.
+//! [`build`] is the one function that makes it, from an app's state, for the one-shot run
+//! and the daemon alike. It copies what it shows, so the app's lock is held only while it
+//! runs and the printing happens after.
 
 use std::time::{Duration, SystemTime};
 
-use crate::config::{AppConfig, Expect};
-use crate::tim::{AccountStatus, Attempt, CheckOutcome, Region, Unknown};
+use crate::config::{Expect, PresenceExpect};
+use crate::state::{AppData, ListCounts, PresenceValue, Status};
+use crate::tim::{Platform, Region, Unknown};
 
-/// The state of one account as last checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    Imported,
-    NotImported,
-    /// Not checked yet, or the latest check gave no status.
-    Unknown,
+/// One app.
+#[derive(Debug, Clone)]
+pub struct AppReport {
+    pub name: String,
+    pub region: Region,
+    pub sdkappid: u64,
+    /// When the latest cycle started; `None` before the first.
+    pub checked_at: Option<SystemTime>,
+    pub duration: Duration,
+    /// HTTP calls of the latest cycle, retries included.
+    pub calls: usize,
+    /// Whether the latest cycle got every result; `false` before the first.
+    pub success: bool,
+    /// Watch lists in configuration order, with their counts.
+    pub lists: Vec<ListReport>,
+    /// One row per account of each watch list, lists in configuration order, accounts in
+    /// list order.
+    pub accounts: Vec<AccountReport>,
 }
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Imported => "imported",
-            Status::NotImported => "not_imported",
-            Status::Unknown => "unknown",
-        }
-    }
-}
-
-impl Status {
-    /// Whether this status differs from what the watch list expects. Unknown never does.
-    pub fn drifts_from(self, expected: Expect) -> bool {
-        match self {
-            Status::Imported => expected != Expect::Imported,
-            Status::NotImported => expected != Expect::NotImported,
-            Status::Unknown => false,
-        }
-    }
-}
-
-impl From<AccountStatus> for Status {
-    fn from(status: AccountStatus) -> Self {
-        match status {
-            AccountStatus::Imported => Status::Imported,
-            AccountStatus::NotImported => Status::NotImported,
-        }
-    }
+/// One watch list and its counts.
+#[derive(Debug, Clone)]
+pub struct ListReport {
+    pub name: String,
+    pub expect: Expect,
+    pub presence: Option<PresenceExpect>,
+    pub counts: ListCounts,
 }
 
 /// One account of one watch list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AccountReport {
     pub watchlist: String,
     pub user_id: String,
@@ -57,6 +49,31 @@ pub struct AccountReport {
     pub expected: Expect,
     /// Why the status is unknown; `None` when it is known.
     pub error: Option<Unknown>,
+    /// When the status began, where that was seen.
+    pub since: Option<SystemTime>,
+    /// When the account was first checked; `None` before.
+    pub first_checked: Option<SystemTime>,
+    /// `None` when the watch list does not check presence.
+    pub presence: Option<PresenceReport>,
+}
+
+/// The presence of one account of a watch list that checks it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresenceReport {
+    pub status: PresenceValue,
+    pub expected: PresenceExpect,
+    pub error: Option<Unknown>,
+    pub since: Option<SystemTime>,
+    /// When presence was first checked; `None` before.
+    pub first_checked: Option<SystemTime>,
+    pub platforms: Vec<Platform>,
+}
+
+impl PresenceReport {
+    /// A known presence short of the expectation. Unknown is never drift.
+    pub fn drift(&self) -> bool {
+        self.status.drifts_from(self.expected)
+    }
 }
 
 impl AccountReport {
@@ -64,98 +81,134 @@ impl AccountReport {
     pub fn drift(&self) -> bool {
         self.status.drifts_from(self.expected)
     }
+
+    /// Whether the presence drifts.
+    pub fn presence_drift(&self) -> bool {
+        self.presence.as_ref().is_some_and(PresenceReport::drift)
+    }
+
+    /// Whether the presence is checked and unknown.
+    pub fn presence_unknown(&self) -> bool {
+        self.presence
+            .as_ref()
+            .is_some_and(|p| p.status == PresenceValue::Unknown)
+    }
+
+    /// Drift of either kind, or an unknown result of either check.
+    pub fn needs_attention(&self) -> bool {
+        self.drift()
+            || self.status == Status::Unknown
+            || self.presence_drift()
+            || self.presence_unknown()
+    }
 }
 
-/// One cycle of one app.
-#[derive(Debug, Clone)]
-pub struct AppReport {
-    pub name: String,
-    pub region: Region,
-    pub sdkappid: u64,
-    /// When the cycle started; `None` while the daemon has not finished one yet.
-    pub checked_at: Option<SystemTime>,
-    pub duration: Duration,
-    /// Every HTTP attempt of the cycle, retries included.
-    pub attempts: Vec<Attempt>,
-    /// Watch lists in configuration order, accounts in list order.
-    pub accounts: Vec<AccountReport>,
+/// The report of one app, from its state.
+pub fn build(data: &AppData) -> AppReport {
+    let config = &data.config;
+    let lists = config
+        .watchlists
+        .iter()
+        .zip(&data.counts)
+        .map(|(list, counts)| ListReport {
+            name: list.name.clone(),
+            expect: list.expect,
+            presence: list.presence,
+            counts: *counts,
+        })
+        .collect();
+    let mut accounts = Vec::new();
+    for list in &config.watchlists {
+        for id in &list.user_ids {
+            let Some(account) = data.accounts.get(id) else {
+                continue;
+            };
+            let presence =
+                list.presence
+                    .zip(account.presence.as_ref())
+                    .map(|(expected, presence)| PresenceReport {
+                        status: PresenceValue::from(presence.value()),
+                        expected,
+                        error: presence.error().cloned(),
+                        since: presence.since(),
+                        first_checked: presence.first_checked,
+                        platforms: account.platforms.clone(),
+                    });
+            accounts.push(AccountReport {
+                watchlist: list.name.clone(),
+                user_id: id.clone(),
+                status: account.status(),
+                expected: list.expect,
+                error: account.import.error().cloned(),
+                since: account.import.since(),
+                first_checked: account.import.first_checked,
+                presence,
+            });
+        }
+    }
+    let last = data.last_cycle.as_ref();
+    AppReport {
+        name: config.name.clone(),
+        region: config.region,
+        sdkappid: config.sdkappid,
+        checked_at: last.map(|c| c.checked_at),
+        duration: last.map_or(Duration::ZERO, |c| c.duration),
+        calls: last.map_or(0, |c| c.calls),
+        success: last.is_some_and(|c| c.success),
+        lists,
+        accounts,
+    }
 }
 
 impl AppReport {
-    /// Spreads the client's per-UserID results over the app's watch lists.
-    pub fn new(
-        app: &AppConfig,
-        outcome: CheckOutcome,
-        checked_at: SystemTime,
-        duration: Duration,
-    ) -> Self {
-        let CheckOutcome {
-            accounts: results,
-            attempts,
-        } = outcome;
-        let accounts = app
-            .watchlists
-            .iter()
-            .flat_map(|list| list.user_ids.iter().map(move |id| (list, id)))
-            .map(|(list, id)| {
-                let result = results.get(id).cloned().unwrap_or_else(|| {
-                    Err(Unknown {
-                        code: "missing".to_owned(),
-                        message: "not checked".to_owned(),
-                        in_reply: false,
-                    })
-                });
-                let (status, error) = match result {
-                    Ok(status) => (Status::from(status), None),
-                    Err(unknown) => (Status::Unknown, Some(unknown)),
-                };
-                AccountReport {
-                    watchlist: list.name.clone(),
-                    user_id: id.clone(),
-                    status,
-                    expected: list.expect,
-                    error,
-                }
-            })
-            .collect();
-        AppReport {
-            name: app.name.clone(),
-            region: app.region,
-            sdkappid: app.sdkappid,
-            checked_at: Some(checked_at),
-            duration,
-            attempts,
-            accounts,
-        }
-    }
-
-    /// HTTP calls made in the cycle, retries included.
-    pub fn calls(&self) -> usize {
-        self.attempts.len()
-    }
-
-    /// Whether every account got a status.
-    pub fn success(&self) -> bool {
-        self.accounts.iter().all(|a| a.status != Status::Unknown)
+    /// Whether any watch list of the app checks presence.
+    pub fn checks_presence(&self) -> bool {
+        self.lists.iter().any(|list| list.presence.is_some())
     }
 }
 
-/// Counts over a set of reports.
+/// Counts over a set of reports, from their watch lists' counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
+    /// Accounts of every watch list (an account on two lists counts twice).
     pub accounts: usize,
+    /// Accounts whose import status drifts.
     pub drift: usize,
+    /// Accounts whose import status is unknown.
     pub unknown: usize,
+    /// Accounts whose presence drifts.
+    pub presence_drift: usize,
+    /// Accounts whose presence is checked and unknown.
+    pub presence_unknown: usize,
 }
 
 impl Summary {
     pub fn of<'a>(reports: impl IntoIterator<Item = &'a AppReport>) -> Self {
         let mut summary = Summary::default();
-        for account in reports.into_iter().flat_map(|r| &r.accounts) {
-            summary.accounts += 1;
-            summary.drift += usize::from(account.drift());
-            summary.unknown += usize::from(account.status == Status::Unknown);
+        for counts in reports
+            .into_iter()
+            .flat_map(|r| &r.lists)
+            .map(|l| &l.counts)
+        {
+            summary.add(counts);
         }
         summary
     }
+
+    /// Adds one watch list's counts.
+    pub fn add(&mut self, counts: &ListCounts) {
+        self.accounts += counts.accounts();
+        self.drift += counts.drift;
+        self.unknown += counts.unknown;
+        if let Some(presence) = &counts.presence {
+            self.presence_drift += presence.drift;
+            self.presence_unknown += presence.unknown;
+        }
+    }
+}
+
+/// The report of every app of the daemon's state, in configuration order. Each app is
+/// read under its lock, one at a time.
+pub fn all(state: &crate::state::State) -> Vec<AppReport> {
+    state.apps().iter().map(|app| build(&app.lock())).collect()
 }

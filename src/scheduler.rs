@@ -72,7 +72,7 @@ impl Scheduler {
                 .loops
                 .get(&app.name)
                 .map(|running| running.plan.borrow().clone())
-                .filter(|plan| same_client(&plan.config, app));
+                .filter(|plan| plan.config.client_settings() == app.client_settings());
             clients.push(match reusable {
                 Some(plan) => Arc::clone(&plan.client),
                 None => Arc::new(Client::new(app.client_settings())?),
@@ -85,7 +85,7 @@ impl Scheduler {
             config.apps.iter().zip(clients).zip(states).enumerate()
         {
             let plan = Arc::new(Plan {
-                config: Arc::new(app.clone()),
+                config: Arc::clone(app),
                 client,
             });
             state.set_usersig_expiry(plan.client.usersig_expiry());
@@ -142,18 +142,6 @@ impl Scheduler {
     }
 }
 
-/// Whether two configurations of an app can share a client.
-fn same_client(a: &AppConfig, b: &AppConfig) -> bool {
-    a.endpoint == b.endpoint
-        && a.sdkappid == b.sdkappid
-        && a.admin == b.admin
-        && a.secret_key == b.secret_key
-        && a.timeout == b.timeout
-        && a.retries == b.retries
-        && a.rate_limit == b.rate_limit
-        && a.usersig_ttl == b.usersig_ttl
-}
-
 async fn run_loop(
     state: Arc<AppState>,
     mut plan_rx: watch::Receiver<Arc<Plan>>,
@@ -167,11 +155,11 @@ async fn run_loop(
     loop {
         let plan = Arc::clone(&plan_rx.borrow_and_update());
         let started = Instant::now();
-        let report = tokio::select! {
+        let result = tokio::select! {
             _ = cancel.cancelled() => return,
-            report = cycle::run(&plan.config, &plan.client) => report,
+            result = cycle::run(&plan.config, &plan.client) => result,
         };
-        state.record_cycle(&report, plan.client.usersig_expiry());
+        cycle::record(&state, &result);
         let mut next = started + plan.config.interval;
         let now = Instant::now();
         if now > next {
@@ -197,51 +185,5 @@ async fn run_loop(
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Expect, WatchList};
-
-    fn app(lists: &[&[&str]]) -> AppConfig {
-        let text = "apps:\n  - name: a\n    sdkappid: 1400000000\n    region: singapore\n    admin: administrator\n    secret_key: k\n    watchlists:\n      - name: l\n        user_ids: [x]\n";
-        let no_env = |_: &str| None;
-        let mut config = crate::config::from_yaml(
-            text,
-            &crate::config::Sources {
-                base_dir: std::path::PathBuf::from("."),
-                env: &no_env,
-            },
-        )
-        .expect("valid")
-        .config
-        .apps
-        .remove(0);
-        config.watchlists = lists
-            .iter()
-            .enumerate()
-            .map(|(i, ids)| WatchList {
-                name: format!("l{i}"),
-                expect: Expect::Imported,
-                user_ids: ids.iter().map(|id| (*id).to_owned()).collect(),
-            })
-            .collect();
-        config
-    }
-
-    #[test]
-    fn a_changed_key_or_rate_needs_a_new_client() {
-        let old = app(&[&["a"]]);
-        let mut new = old.clone();
-        new.watchlists.clear();
-        new.interval = Duration::from_secs(120);
-        assert!(same_client(&old, &new));
-        new.rate_limit = std::num::NonZeroU32::new(7).expect("non-zero");
-        assert!(!same_client(&old, &new));
-        let mut new = old.clone();
-        new.secret_key = crate::tim::Secret::new("other");
-        assert!(!same_client(&old, &new));
     }
 }

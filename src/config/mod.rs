@@ -10,6 +10,7 @@ mod validate;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::tim::{self, Region, Secret};
@@ -21,12 +22,13 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_RETRIES: u32 = 2;
 pub const DEFAULT_RATE_LIMIT: u32 = 50;
+pub const DEFAULT_PRESENCE_RATE_LIMIT: u32 = 50;
 pub const DEFAULT_USERSIG_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// The whole configuration.
+/// The whole configuration. Apps are shared, not copied, by the scheduler and the state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub apps: Vec<AppConfig>,
+    pub apps: Vec<Arc<AppConfig>>,
 }
 
 /// One IM app and its watch lists, with every setting resolved.
@@ -44,7 +46,10 @@ pub struct AppConfig {
     pub interval: Duration,
     pub timeout: Duration,
     pub retries: u32,
+    /// account_check calls per second.
     pub rate_limit: NonZeroU32,
+    /// query_online_status calls per second.
+    pub presence_rate_limit: NonZeroU32,
     pub usersig_ttl: Duration,
     pub watchlists: Vec<WatchList>,
 }
@@ -55,6 +60,8 @@ pub struct WatchList {
     /// Unique within the app.
     pub name: String,
     pub expect: Expect,
+    /// The presence every account must have; `None`: presence is not checked.
+    pub presence: Option<PresenceExpect>,
     /// Distinct UserIDs in the order first listed (inline ones, then the file's).
     pub user_ids: Vec<String>,
 }
@@ -81,6 +88,39 @@ impl fmt::Display for Expect {
     }
 }
 
+/// The presence every account of a watch list should have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PresenceExpect {
+    /// `Online`: the long connection is up.
+    Online,
+    /// `Online` or `PushOnline`: a message reaches it, by connection or by offline push.
+    Reachable,
+}
+
+impl PresenceExpect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresenceExpect::Online => "online",
+            PresenceExpect::Reachable => "reachable",
+        }
+    }
+
+    /// Whether a known presence falls short of this expectation.
+    pub fn drifts_from(self, presence: tim::PresenceStatus) -> bool {
+        use tim::PresenceStatus::{Offline, Online, PushOnline};
+        match (self, presence) {
+            (_, Online) | (PresenceExpect::Reachable, PushOnline) => false,
+            (PresenceExpect::Online, PushOnline) | (_, Offline) => true,
+        }
+    }
+}
+
+impl fmt::Display for PresenceExpect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl AppConfig {
     /// Every UserID of the app once, in the order first listed across its watch lists.
     pub fn distinct_user_ids(&self) -> Vec<String> {
@@ -93,7 +133,26 @@ impl AppConfig {
             .collect()
     }
 
-    /// The settings of this app's API client.
+    /// Every UserID of the app's watch lists that check presence, once, in the order first
+    /// listed.
+    pub fn presence_user_ids(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.watchlists
+            .iter()
+            .filter(|list| list.presence.is_some())
+            .flat_map(|list| list.user_ids.iter())
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether any watch list of the app checks presence.
+    pub fn checks_presence(&self) -> bool {
+        self.watchlists.iter().any(|list| list.presence.is_some())
+    }
+
+    /// The settings of this app's API client. Two configurations of an app can share a
+    /// client exactly when these are equal.
     pub fn client_settings(&self) -> tim::ClientSettings {
         tim::ClientSettings {
             name: self.name.clone(),
@@ -104,6 +163,7 @@ impl AppConfig {
             timeout: self.timeout,
             retries: self.retries,
             rate_limit: self.rate_limit,
+            presence_rate_limit: self.presence_rate_limit,
             usersig_ttl: self.usersig_ttl,
         }
     }

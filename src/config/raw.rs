@@ -22,6 +22,7 @@ pub(crate) struct RawSettings {
     pub(crate) timeout: Option<String>,
     pub(crate) retries: Option<i64>,
     pub(crate) rate_limit: Option<i64>,
+    pub(crate) presence_rate_limit: Option<i64>,
     pub(crate) usersig_ttl: Option<String>,
 }
 
@@ -42,6 +43,7 @@ pub(crate) struct RawApp {
     pub(crate) timeout: Option<String>,
     pub(crate) retries: Option<i64>,
     pub(crate) rate_limit: Option<i64>,
+    pub(crate) presence_rate_limit: Option<i64>,
     pub(crate) usersig_ttl: Option<String>,
     #[serde(default)]
     pub(crate) watchlists: Vec<RawWatchList>,
@@ -52,6 +54,7 @@ pub(crate) struct RawApp {
 pub(crate) struct RawWatchList {
     pub(crate) name: String,
     pub(crate) expect: Option<String>,
+    pub(crate) presence: Option<String>,
     #[serde(default)]
     pub(crate) user_ids: Vec<String>,
     pub(crate) user_ids_file: Option<String>,
@@ -64,6 +67,7 @@ impl RawApp {
             timeout: self.timeout.clone(),
             retries: self.retries,
             rate_limit: self.rate_limit,
+            presence_rate_limit: self.presence_rate_limit,
             usersig_ttl: self.usersig_ttl.clone(),
         }
     }
@@ -100,6 +104,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "timeout",
     "retries",
     "rate_limit",
+    "presence_rate_limit",
     "usersig_ttl",
 ];
 const APP_KEYS: &[&str] = &[
@@ -115,11 +120,12 @@ const APP_KEYS: &[&str] = &[
     "timeout",
     "retries",
     "rate_limit",
+    "presence_rate_limit",
     "usersig_ttl",
     "watchlists",
 ];
 const APP_REQUIRED: &[&str] = &["name", "sdkappid", "region", "admin"];
-const WATCHLIST_KEYS: &[&str] = &["name", "expect", "user_ids", "user_ids_file"];
+const WATCHLIST_KEYS: &[&str] = &["name", "expect", "presence", "user_ids", "user_ids_file"];
 const WATCHLIST_REQUIRED: &[&str] = &["name"];
 
 /// Unknown and missing keys at every level, each as (the start serde would give the same
@@ -203,7 +209,7 @@ mod tests {
             .filter(|k| **k != "watchlists")
             .map(|k| {
                 let value = match *k {
-                    "sdkappid" | "retries" | "rate_limit" => "1",
+                    "sdkappid" | "retries" | "rate_limit" | "presence_rate_limit" => "1",
                     _ => "x",
                 };
                 format!("    {k}: {value}\n")
@@ -219,7 +225,7 @@ mod tests {
         let settings_lines: String = SETTINGS_KEYS
             .iter()
             .map(|k| {
-                let value = if matches!(*k, "retries" | "rate_limit") {
+                let value = if matches!(*k, "retries" | "rate_limit" | "presence_rate_limit") {
                     "1"
                 } else {
                     "1s"

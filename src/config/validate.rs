@@ -1,19 +1,22 @@
 //! Turns the raw configuration into [`Config`], collecting every problem with its path.
 //!
 //! Reads the secret files and watch-list files the configuration names; checks values
-//! against the limits of the API (100 calls/s, UserIDs of at most 32 bytes).
+//! against the limits of the APIs (account_check 100 calls/s, query_online_status 200
+//! calls/s, UserIDs of at most 32 bytes).
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{RawApp, RawConfig, RawSettings, RawWatchList};
 use super::{
-    AppConfig, Config, ConfigError, Expect, Loaded, Sources, WatchList, DEFAULT_INTERVAL,
-    DEFAULT_RATE_LIMIT, DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_USERSIG_TTL,
+    AppConfig, Config, ConfigError, Expect, Loaded, PresenceExpect, Sources, WatchList,
+    DEFAULT_INTERVAL, DEFAULT_PRESENCE_RATE_LIMIT, DEFAULT_RATE_LIMIT, DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT, DEFAULT_USERSIG_TTL,
 };
-use crate::tim::{Region, Secret};
+use crate::tim::{Api, Region, Secret};
 
 /// The longest UserID the service accepts, in bytes.
 pub const MAX_USER_ID_BYTES: usize = 32;
@@ -25,8 +28,6 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Tencent's documentation advises at most 50 years.
 const MAX_USERSIG_TTL: Duration = Duration::from_secs(50 * 365 * 86_400);
 const MAX_RETRIES: i64 = 10;
-/// account_check allows 100 calls per second per app.
-const MAX_RATE_LIMIT: i64 = 100;
 
 /// Collects problems and warnings while validating.
 #[derive(Default)]
@@ -89,13 +90,14 @@ pub(super) fn validate(raw: RawConfig, sources: &Sources<'_>) -> Result<Loaded, 
     }
 }
 
-/// The five settings that `defaults` and each app may set.
+/// The six settings that `defaults` and each app may set.
 #[derive(Clone)]
 struct Settings {
     interval: Duration,
     timeout: Duration,
     retries: u32,
     rate_limit: NonZeroU32,
+    presence_rate_limit: NonZeroU32,
     usersig_ttl: Duration,
 }
 
@@ -105,8 +107,18 @@ impl Settings {
         timeout: DEFAULT_TIMEOUT,
         retries: DEFAULT_RETRIES,
         rate_limit: NonZeroU32::new(DEFAULT_RATE_LIMIT).expect("the default is not zero"),
+        presence_rate_limit: NonZeroU32::new(DEFAULT_PRESENCE_RATE_LIMIT)
+            .expect("the default is not zero"),
         usersig_ttl: DEFAULT_USERSIG_TTL,
     };
+
+    /// The calls per second allowed to `api`.
+    fn rate_limit(&self, api: Api) -> NonZeroU32 {
+        match api {
+            Api::AccountCheck => self.rate_limit,
+            Api::QueryOnlineStatus => self.presence_rate_limit,
+        }
+    }
 }
 
 /// Lays `raw` over `base`; a bad value is reported and the base value kept, so that one
@@ -141,14 +153,27 @@ fn resolve_settings(
             ),
         }
     }
-    if let Some(rate) = raw.rate_limit {
+    for (api, field, value, target) in [
+        (
+            Api::AccountCheck,
+            "rate_limit",
+            raw.rate_limit,
+            &mut settings.rate_limit,
+        ),
+        (
+            Api::QueryOnlineStatus,
+            "presence_rate_limit",
+            raw.presence_rate_limit,
+            &mut settings.presence_rate_limit,
+        ),
+    ] {
+        let Some(rate) = value else { continue };
+        let max = api.service_rate_limit();
         match u32::try_from(rate).ok().and_then(NonZeroU32::new) {
-            Some(r) if i64::from(r.get()) <= MAX_RATE_LIMIT => settings.rate_limit = r,
+            Some(r) if r.get() <= max => *target = r,
             _ => report.problem(
-                &format!("{path}.rate_limit"),
-                format_args!(
-                    "{rate} is out of range 1..={MAX_RATE_LIMIT} (account_check allows 100 calls/s)"
-                ),
+                &format!("{path}.{field}"),
+                format_args!("{rate} is out of range 1..={max} ({api} allows {max} calls/s)"),
             ),
         }
     }
@@ -223,7 +248,7 @@ fn validate_app(
     path: &str,
     sources: &Sources<'_>,
     report: &mut Report,
-) -> Option<AppConfig> {
+) -> Option<Arc<AppConfig>> {
     let before = report.problems.len();
     let overrides = raw.settings();
     let overridden = |field: &str| match field {
@@ -291,7 +316,7 @@ fn validate_app(
     if report.problems.len() > before {
         return None;
     }
-    Some(AppConfig {
+    Some(Arc::new(AppConfig {
         name: raw.name.clone(),
         sdkappid: raw.sdkappid,
         region: region?,
@@ -302,9 +327,10 @@ fn validate_app(
         timeout: settings.timeout,
         retries: settings.retries,
         rate_limit: settings.rate_limit,
+        presence_rate_limit: settings.presence_rate_limit,
         usersig_ttl: settings.usersig_ttl,
         watchlists,
-    })
+    }))
 }
 
 /// `https://host[:port][/prefix]`, or `http://` to a loopback host; returned without a
@@ -472,6 +498,24 @@ fn validate_watchlist(
             Expect::Imported
         }
     };
+    let presence = match raw.presence.as_deref() {
+        None => None,
+        Some("online") => Some(PresenceExpect::Online),
+        Some("reachable") => Some(PresenceExpect::Reachable),
+        Some(other) => {
+            report.problem(
+                &format!("{path}.presence"),
+                format_args!("{other:?} is not one of online, reachable"),
+            );
+            None
+        }
+    };
+    if presence.is_some() && expect == Expect::NotImported {
+        report.problem(
+            &format!("{path}.presence"),
+            "an account expected not_imported cannot be online; remove presence or expect imported",
+        );
+    }
     let mut user_ids = Vec::with_capacity(raw.user_ids.len());
     let mut seen = HashSet::new();
     let mut add = |id: String, where_: String, report: &mut Report| match check_user_id(&id) {
@@ -514,6 +558,7 @@ fn validate_watchlist(
     (report.problems.len() == before).then(|| WatchList {
         name: raw.name.clone(),
         expect,
+        presence,
         user_ids,
     })
 }
@@ -528,32 +573,49 @@ pub(crate) fn user_ids_in_file(text: &str) -> impl Iterator<Item = (usize, &str)
 }
 
 /// A cycle must be able to start all its calls and see the last one through within the
-/// interval at the configured rate, or some accounts would be unknown every cycle.
+/// interval at the configured rate of each API, or some accounts would be unknown every
+/// cycle. The two APIs are paced apart and run side by side, so each must fit on its own.
 fn check_capacity(lists: &[WatchList], settings: &Settings, path: &str, report: &mut Report) {
-    let distinct: HashSet<&str> = lists
-        .iter()
-        .flat_map(|list| list.user_ids.iter().map(String::as_str))
-        .collect();
-    let calls = distinct.len().div_ceil(crate::tim::wire::MAX_ITEMS);
-    if calls <= 1 || settings.timeout >= settings.interval {
-        // One call fits whenever the timeout does, which is checked on its own.
-        return;
-    }
-    let last_start = crate::tim::pacer::period_for(settings.rate_limit)
-        .saturating_mul(u32::try_from(calls.saturating_sub(1)).unwrap_or(u32::MAX));
-    let needed = last_start + settings.timeout;
-    if needed >= settings.interval {
-        report.problem(
-            path,
-            format_args!(
-                "{} distinct UserIDs need {calls} calls per cycle; at rate_limit {} the last starts after {} and may take the timeout of {}, which does not fit in the interval of {}; raise rate_limit or interval",
-                distinct.len(),
-                settings.rate_limit,
-                humantime::format_duration(Duration::from_millis(last_start.as_millis() as u64)),
-                humantime::format_duration(settings.timeout),
-                humantime::format_duration(settings.interval)
-            ),
-        );
+    let distinct = |presence_only: bool| {
+        lists
+            .iter()
+            .filter(|list| !presence_only || list.presence.is_some())
+            .flat_map(|list| list.user_ids.iter().map(String::as_str))
+            .collect::<HashSet<&str>>()
+            .len()
+    };
+    for (api, accounts, field) in [
+        (Api::AccountCheck, distinct(false), "rate_limit"),
+        (
+            Api::QueryOnlineStatus,
+            distinct(true),
+            "presence_rate_limit",
+        ),
+    ] {
+        let calls = accounts.div_ceil(api.max_items());
+        if calls <= 1 || settings.timeout >= settings.interval {
+            // One call fits whenever the timeout does, which is checked on its own.
+            continue;
+        }
+        let rate = settings.rate_limit(api);
+        let last_start = crate::tim::pacer::period_for(rate)
+            .saturating_mul(u32::try_from(calls.saturating_sub(1)).unwrap_or(u32::MAX));
+        let needed = last_start + settings.timeout;
+        if needed >= settings.interval {
+            let what = match api {
+                Api::AccountCheck => "distinct UserIDs need",
+                Api::QueryOnlineStatus => "distinct UserIDs with presence need",
+            };
+            report.problem(
+                path,
+                format_args!(
+                    "{accounts} {what} {calls} {api} calls per cycle; at {field} {rate} the last starts after {} and may take the timeout of {}, which does not fit in the interval of {}; raise {field} or interval",
+                    humantime::format_duration(Duration::from_millis(last_start.as_millis() as u64)),
+                    humantime::format_duration(settings.timeout),
+                    humantime::format_duration(settings.interval)
+                ),
+            );
+        }
     }
 }
 

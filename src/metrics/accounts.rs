@@ -1,23 +1,26 @@
-//! The per-account families, `tim_account_status` and `tim_account_drift`, written
-//! straight to text: with thousands of accounts they are nearly all of a scrape, and
-//! building a protobuf-shaped object per series would cost more than the rest together.
+//! The per-account families, `tim_account_status` and `tim_account_drift`, and for watch
+//! lists that check presence `tim_account_presence` and `tim_account_presence_drift`,
+//! written straight to text: with thousands of accounts they are nearly all of a scrape,
+//! and building a protobuf-shaped object per series would cost more than the rest together.
 
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use crate::report::Status;
-use crate::state::AppData;
+use crate::state::{AppData, PresenceValue, Status};
 
 const STATUS_HEADER: &str = "# HELP tim_account_status Status of the account in the latest background check of its app (run every interval): one series per status, exactly one is 1; unknown until checked and whenever the latest check gave no status.\n# TYPE tim_account_status gauge\n";
 const DRIFT_HEADER: &str = "# HELP tim_account_drift 1 when the account's status from the latest background check (run every interval) differs from its watch list's expect, else 0 (0 while unknown).\n# TYPE tim_account_drift gauge\n";
 
-const STATUSES: [Status; 3] = [Status::Imported, Status::NotImported, Status::Unknown];
+const PRESENCE_HEADER: &str = "# HELP tim_account_presence Presence of the account (query_online_status) in the latest background check of its app (run every interval), for watch lists that check presence: one series per presence, exactly one is 1; unknown until checked and whenever the latest check gave no presence.\n# TYPE tim_account_presence gauge\n";
+const PRESENCE_DRIFT_HEADER: &str = "# HELP tim_account_presence_drift 1 when the account's presence from the latest background check (run every interval) falls short of its watch list's presence (online: online; reachable: online or push_online), else 0 (0 while unknown).\n# TYPE tim_account_presence_drift gauge\n";
 
-/// The two families being written over one scrape.
+/// The four families being written over one scrape.
 #[derive(Default)]
 pub(super) struct Writer {
     status: String,
     drift: String,
+    presence: String,
+    presence_drift: String,
 }
 
 /// A label value escaped for the text format: backslash, double quote and line feed.
@@ -50,14 +53,15 @@ impl Writer {
         for list in &config.watchlists {
             let list_name = escape(&list.name);
             for id in &list.user_ids {
-                let status = data.status(id);
+                let account = data.accounts.get(id);
+                let status = account.map_or(Status::Unknown, |a| a.status());
                 labels.clear();
                 let _ = write!(
                     labels,
                     "{app},watchlist=\"{list_name}\",user_id=\"{}\"",
                     escape(id)
                 );
-                for candidate in STATUSES {
+                for candidate in Status::ALL {
                     let value = u8::from(candidate == status);
                     // Writing to a String cannot fail.
                     let _ = writeln!(
@@ -68,18 +72,42 @@ impl Writer {
                 }
                 let drift = u8::from(status.drifts_from(list.expect));
                 let _ = writeln!(self.drift, "tim_account_drift{{{labels}}} {drift}");
+                let Some(expected) = list.presence else {
+                    continue;
+                };
+                let presence = account
+                    .and_then(|a| a.presence())
+                    .unwrap_or(PresenceValue::Unknown);
+                for candidate in PresenceValue::ALL {
+                    let value = u8::from(candidate == presence);
+                    let _ = writeln!(
+                        self.presence,
+                        "tim_account_presence{{{labels},presence=\"{}\"}} {value}",
+                        candidate.as_str()
+                    );
+                }
+                let drift = u8::from(presence.drifts_from(expected));
+                let _ = writeln!(
+                    self.presence_drift,
+                    "tim_account_presence_drift{{{labels}}} {drift}"
+                );
             }
         }
     }
 
     /// The length of the text so far.
     pub(super) fn len(&self) -> usize {
-        self.status.len() + self.drift.len()
+        self.status.len() + self.drift.len() + self.presence.len() + self.presence_drift.len()
     }
 
-    /// Appends both families, each with its HELP and TYPE, to `out`.
+    /// Appends the families with series, each with its HELP and TYPE, to `out`.
     pub(super) fn finish_into(self, out: &mut String) {
-        for (header, body) in [(STATUS_HEADER, self.status), (DRIFT_HEADER, self.drift)] {
+        for (header, body) in [
+            (STATUS_HEADER, self.status),
+            (DRIFT_HEADER, self.drift),
+            (PRESENCE_HEADER, self.presence),
+            (PRESENCE_DRIFT_HEADER, self.presence_drift),
+        ] {
             if !body.is_empty() {
                 out.push_str(header);
                 out.push_str(&body);

@@ -1,15 +1,13 @@
-//! The per-app families: check results, watch-list counts, API statistics and info.
+//! The per-app families: check results, watch-list counts (import and presence), API
+//! statistics per API, and info.
 
 use std::collections::HashMap;
 
 use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
 
 use super::unix_seconds;
-use crate::report::Status;
-use crate::state::{AppData, API_LATENCY_BUCKETS};
-
-/// The one API the exporter calls, as the `api` label.
-const API: &str = "account_check";
+use crate::state::{AppData, Latency, PresenceValue, Status, API_LATENCY_BUCKETS};
+use crate::tim::Api;
 
 /// ErrorCodes that call for an operator (rate limits; refused credentials, a wrong app,
 /// region or allow list). Their `tim_api_errors_total` series are served at 0 from the
@@ -22,7 +20,7 @@ pub const PRESET_ERROR_CODES: [&str; 22] = [
 ];
 
 /// Name, type and HELP of every per-app family, in the order they are built.
-const FAMILIES: [(&str, MetricType, &str); 16] = [
+const FAMILIES: [(&str, MetricType, &str); 18] = [
     ("tim_app_info", MetricType::GAUGE,
      "Information about an IM app checked in the background every interval; always 1."),
     ("tim_check_success", MetricType::GAUGE,
@@ -45,6 +43,10 @@ const FAMILIES: [(&str, MetricType, &str); 16] = [
      "Accounts of the watch list in each status, from the latest background check of each account (every interval)."),
     ("tim_watchlist_drift_accounts", MetricType::GAUGE,
      "Accounts of the watch list whose status from the latest background check (every interval) differs from the list's expect."),
+    ("tim_watchlist_presence_accounts", MetricType::GAUGE,
+     "Accounts of a watch list that checks presence with each presence, from the latest background check of each account (every interval)."),
+    ("tim_watchlist_presence_drift_accounts", MetricType::GAUGE,
+     "Accounts of a watch list that checks presence whose known presence from the latest background check (every interval) falls short of the list's presence."),
     ("tim_api_request_duration_seconds", MetricType::HISTOGRAM,
      "Duration of every HTTP attempt to the IM REST API made by the background checks (every interval), retries included."),
     ("tim_api_requests_total", MetricType::COUNTER,
@@ -54,7 +56,7 @@ const FAMILIES: [(&str, MetricType, &str); 16] = [
     ("tim_api_retries_total", MetricType::COUNTER,
      "HTTP attempts of the background checks (every interval) that repeated an earlier attempt."),
     ("tim_account_errors_total", MetricType::COUNTER,
-     "Accounts left without a status inside a successful reply of the background checks (every interval), by code: the ResultCode (60000-79999, else other), missing or bad_status."),
+     "Accounts left without an import status inside a successful account_check reply of the background checks (every interval), by code: the ResultCode (60000-79999, else other), missing or bad_status."),
 ];
 
 /// The per-app families being built over one scrape.
@@ -149,16 +151,9 @@ impl Families {
             "tim_usersig_ttl_seconds",
             gauge(&app, config.usersig_ttl.as_secs_f64()),
         );
-        for list in &config.watchlists {
-            let mut counts = [0u64; 3];
-            let mut drift = 0u64;
-            for id in &list.user_ids {
-                let status = data.status(id);
-                counts[status_index(status)] += 1;
-                drift += u64::from(status.drifts_from(list.expect));
-            }
+        for (list, counts) in config.watchlists.iter().zip(&data.counts) {
             let list_labels = [app[0], app[1], ("watchlist", list.name.as_str())];
-            for status in [Status::Imported, Status::NotImported, Status::Unknown] {
+            for status in Status::ALL {
                 self.push(
                     "tim_watchlist_accounts",
                     gauge(
@@ -168,36 +163,73 @@ impl Families {
                             list_labels[2],
                             ("status", status.as_str()),
                         ],
-                        counts[status_index(status)] as f64,
+                        counts.status(status) as f64,
                     ),
                 );
             }
             self.push(
                 "tim_watchlist_drift_accounts",
-                gauge(&list_labels, drift as f64),
+                gauge(&list_labels, counts.drift as f64),
+            );
+            let Some(presence) = &counts.presence else {
+                continue;
+            };
+            for value in PresenceValue::ALL {
+                self.push(
+                    "tim_watchlist_presence_accounts",
+                    gauge(
+                        &[
+                            list_labels[0],
+                            list_labels[1],
+                            list_labels[2],
+                            ("presence", value.as_str()),
+                        ],
+                        presence.value(value) as f64,
+                    ),
+                );
+            }
+            self.push(
+                "tim_watchlist_presence_drift_accounts",
+                gauge(&list_labels, presence.drift as f64),
             );
         }
-        let api = [app[0], app[1], ("api", API)];
-        self.push("tim_api_request_duration_seconds", histogram(&api, data));
-        self.push("tim_api_requests_total", counter(&api, data.api.requests));
-        self.push("tim_api_retries_total", counter(&api, data.api.retries));
+        let presence = config.checks_presence();
+        for api in Api::ALL {
+            if api == Api::QueryOnlineStatus && !presence {
+                continue;
+            }
+            self.add_api(app, api, data);
+        }
+        let account_errors = &data.api(Api::AccountCheck).account_errors;
+        for (code, count) in account_errors {
+            self.push(
+                "tim_account_errors_total",
+                counter(&[app[0], app[1], ("code", code)], *count),
+            );
+        }
+    }
+
+    /// Adds the series of one API of an app.
+    fn add_api(&mut self, app: [(&str, &str); 2], api: Api, data: &AppData) {
+        let stats = data.api(api);
+        let labels = [app[0], app[1], ("api", api.label())];
+        self.push(
+            "tim_api_request_duration_seconds",
+            histogram(&labels, &stats.latency),
+        );
+        self.push("tim_api_requests_total", counter(&labels, stats.requests));
+        self.push("tim_api_retries_total", counter(&labels, stats.retries));
         let preset = PRESET_ERROR_CODES
             .iter()
-            .filter(|code| !data.api.errors.contains_key(**code))
+            .filter(|code| !stats.errors.contains_key(**code))
             .map(|code| (*code, 0));
-        let seen = data.api.errors.iter().map(|(code, n)| (code.as_str(), *n));
+        let seen = stats.errors.iter().map(|(code, n)| (code.as_str(), *n));
         let mut errors: Vec<(&str, u64)> = preset.chain(seen).collect();
         errors.sort_unstable();
         for (code, count) in errors {
             self.push(
                 "tim_api_errors_total",
-                counter(&[api[0], api[1], api[2], ("code", code)], count),
-            );
-        }
-        for (code, count) in &data.api.account_errors {
-            self.push(
-                "tim_account_errors_total",
-                counter(&[app[0], app[1], ("code", code)], *count),
+                counter(&[labels[0], labels[1], labels[2], ("code", code)], count),
             );
         }
     }
@@ -219,16 +251,7 @@ impl Families {
     }
 }
 
-fn status_index(status: Status) -> usize {
-    match status {
-        Status::Imported => 0,
-        Status::NotImported => 1,
-        Status::Unknown => 2,
-    }
-}
-
-fn histogram(pairs: &[(&str, &str)], data: &AppData) -> Metric {
-    let latency = &data.api.latency;
+fn histogram(pairs: &[(&str, &str)], latency: &Latency) -> Metric {
     let buckets = API_LATENCY_BUCKETS
         .iter()
         .zip(latency.cumulative)

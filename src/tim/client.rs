@@ -1,9 +1,11 @@
-//! The account_check client of one app: UserSig upkeep, batching, pacing and retries.
+//! The client of one app: UserSig upkeep, batching, pacing and retries, for account_check
+//! and query_online_status.
 //!
-//! [`Client::check`] takes distinct UserIDs and returns a result for every one of them.
-//! A failure never turns into `NotImported`: an account the service did not clearly
-//! answer for is [`Unknown`], with the reason kept. The client does no logging above
-//! `debug`; callers summarise a cycle.
+//! [`Client::check`] and [`Client::presence`] take distinct UserIDs and return a result
+//! for every one of them. A failure never turns into `NotImported` or `Offline`: an
+//! account the service did not clearly answer for is [`Unknown`], with the reason kept.
+//! Both APIs share the app's UserSig and its 70050 pause; each has its own pacer. The
+//! client does no logging above `debug`; callers summarise a cycle.
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
@@ -14,21 +16,20 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::future::join_all;
 use reqwest::header::CONTENT_TYPE;
 
+use super::api::Api;
 use super::error::{code_label, from_reqwest, AttemptError};
 use super::pacer::Pacer;
+use super::presence::{self, Presence};
 use super::retry::{backoff, classify, RetryClass};
 use super::secret::Secret;
 use super::signer::{Now, Signer, SignerSettings};
-use super::wire::{self, AccountStatus, ItemOutcome, Reply, MAX_ITEMS, MAX_REPLY_BYTES};
-
-/// The path of the API, appended to the endpoint.
-pub const ACCOUNT_CHECK_PATH: &str = "/v4/im_open_login_svc/account_check";
+use super::wire::{self, AccountStatus, DecodeError, ItemOutcome, Reply, MAX_REPLY_BYTES};
 
 /// How long no call is made for an app after ErrorCode 70050.
 pub const LOCKOUT_AFTER_70050: Duration = Duration::from_secs(60);
 
 /// Everything a client needs to know about its app.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSettings {
     /// The app's name, used in log fields only.
     pub name: String,
@@ -42,8 +43,10 @@ pub struct ClientSettings {
     pub timeout: Duration,
     /// Extra attempts for retryable failures.
     pub retries: u32,
-    /// Most calls started in any one-second window, retries included.
+    /// Most account_check calls started in any one-second window, retries included.
     pub rate_limit: NonZeroU32,
+    /// Most query_online_status calls started in any one-second window, retries included.
+    pub presence_rate_limit: NonZeroU32,
     pub usersig_ttl: Duration,
 }
 
@@ -63,9 +66,13 @@ pub struct Unknown {
 /// The result for one account: its status, or why it is unknown.
 pub type AccountResult = Result<AccountStatus, Unknown>;
 
+/// The presence of one account, or why it is unknown.
+pub type PresenceResult = Result<Presence, Unknown>;
+
 /// One HTTP attempt, for latency and error accounting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
+    pub api: Api,
     pub duration: Duration,
     /// `None` when the attempt got a usable reply, else the error label.
     pub error: Option<String>,
@@ -73,14 +80,29 @@ pub struct Attempt {
     pub retry: bool,
 }
 
-/// What one [`Client::check`] found.
-#[derive(Debug, Default)]
-pub struct CheckOutcome {
+/// What one [`Client::check`] or [`Client::presence`] found.
+#[derive(Debug)]
+pub struct Outcome<T> {
     /// One entry per requested UserID.
-    pub accounts: HashMap<String, AccountResult>,
+    pub accounts: HashMap<String, Result<T, Unknown>>,
     /// Every HTTP attempt, in no particular order.
     pub attempts: Vec<Attempt>,
 }
+
+impl<T> Default for Outcome<T> {
+    fn default() -> Self {
+        Outcome {
+            accounts: HashMap::new(),
+            attempts: Vec::new(),
+        }
+    }
+}
+
+/// What one [`Client::check`] found.
+pub type CheckOutcome = Outcome<AccountStatus>;
+
+/// What one [`Client::presence`] found.
+pub type PresenceOutcome = Outcome<Presence>;
 
 /// The client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -91,14 +113,21 @@ pub enum ClientError {
     Http(String),
 }
 
-/// The client of one app. Holds one keep-alive connection pool, one UserSig and one pacer.
+/// The client of one app. Holds one keep-alive connection pool, one UserSig, and a pacer
+/// per API.
 pub struct Client {
     settings: ClientSettings,
     http: reqwest::Client,
-    url: reqwest::Url,
+    endpoints: [Endpoint; 2],
     signer: Signer,
-    pacer: Pacer,
     lockout: Lockout,
+}
+
+/// One API of the app: where it is, its pace, and whether a stray reply item was logged.
+struct Endpoint {
+    api: Api,
+    url: reqwest::Url,
+    pacer: Pacer,
     warned_unrequested: AtomicBool,
 }
 
@@ -113,11 +142,23 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     pub fn new(settings: ClientSettings) -> Result<Self, ClientError> {
-        let url = reqwest::Url::parse(&format!("{}{ACCOUNT_CHECK_PATH}", settings.endpoint))
-            .map_err(|e| ClientError::Endpoint {
-                endpoint: settings.endpoint.clone(),
-                reason: e.to_string(),
-            })?;
+        let endpoint = |api: Api, rate_limit| {
+            let url = reqwest::Url::parse(&format!("{}{}", settings.endpoint, api.path()))
+                .map_err(|e| ClientError::Endpoint {
+                    endpoint: settings.endpoint.clone(),
+                    reason: e.to_string(),
+                })?;
+            Ok::<_, ClientError>(Endpoint {
+                api,
+                url,
+                pacer: Pacer::new(rate_limit),
+                warned_unrequested: AtomicBool::new(false),
+            })
+        };
+        let endpoints = [
+            endpoint(Api::AccountCheck, settings.rate_limit)?,
+            endpoint(Api::QueryOnlineStatus, settings.presence_rate_limit)?,
+        ];
         let http = reqwest::Client::builder()
             .user_agent(concat!("tim-account-exporter/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.timeout)
@@ -139,11 +180,9 @@ impl Client {
         );
         Ok(Client {
             http,
-            url,
+            endpoints,
             signer,
-            pacer: Pacer::new(settings.rate_limit),
             lockout: Lockout::default(),
-            warned_unrequested: AtomicBool::new(false),
             settings,
         })
     }
@@ -168,22 +207,70 @@ impl Client {
         }
     }
 
-    /// Checks the given UserIDs, at most 100 per call, all calls of the app concurrent but
-    /// paced by `rate_limit`. Retries stop at `deadline`; every UserID gets a result.
+    fn endpoint(&self, api: Api) -> &Endpoint {
+        &self.endpoints[usize::from(api == Api::QueryOnlineStatus)]
+    }
+
+    /// Checks whether the given UserIDs are imported, at most 100 per call, all calls
+    /// concurrent but paced by `rate_limit`. Retries stop at `deadline`; every UserID gets
+    /// a result.
     pub async fn check(&self, user_ids: &[String], deadline: Instant) -> CheckOutcome {
+        self.query(
+            Api::AccountCheck,
+            user_ids,
+            deadline,
+            wire::request_body,
+            wire::parse_reply,
+        )
+        .await
+    }
+
+    /// Asks whether the given UserIDs are online, at most 500 per call, all calls
+    /// concurrent but paced by `presence_rate_limit`. Retries stop at `deadline`; every
+    /// UserID gets a result.
+    pub async fn presence(&self, user_ids: &[String], deadline: Instant) -> PresenceOutcome {
+        self.query(
+            Api::QueryOnlineStatus,
+            user_ids,
+            deadline,
+            presence::request_body,
+            presence::parse_reply,
+        )
+        .await
+    }
+
+    /// Asks `api` about every distinct UserID once, in batches of its `max_items`.
+    async fn query<T: Clone + PartialEq>(
+        &self,
+        api: Api,
+        user_ids: &[String],
+        deadline: Instant,
+        body: fn(&[&str]) -> Vec<u8>,
+        parse: fn(&[u8]) -> Result<Reply<T>, DecodeError>,
+    ) -> Outcome<T> {
         let mut seen = HashSet::with_capacity(user_ids.len());
         let distinct: Vec<&str> = user_ids
             .iter()
             .map(String::as_str)
             .filter(|id| seen.insert(*id))
             .collect();
-        let batches = join_all(
-            distinct
-                .chunks(MAX_ITEMS)
-                .map(|batch| self.check_batch(batch, deadline)),
-        )
+        let endpoint = self.endpoint(api);
+        let batches = join_all(distinct.chunks(api.max_items()).map(|batch| async move {
+            let mut attempts = Vec::new();
+            let result = self
+                .call_with_retries(endpoint, &body(batch), parse, deadline, &mut attempts)
+                .await;
+            let accounts = match result {
+                Ok(items) => self.match_items(endpoint, batch, items),
+                Err(unknown) => batch
+                    .iter()
+                    .map(|id| ((*id).to_owned(), Err(unknown.clone())))
+                    .collect(),
+            };
+            (accounts, attempts)
+        }))
         .await;
-        let mut outcome = CheckOutcome {
+        let mut outcome = Outcome {
             accounts: HashMap::with_capacity(distinct.len()),
             attempts: Vec::new(),
         };
@@ -194,30 +281,14 @@ impl Client {
         outcome
     }
 
-    async fn check_batch(
+    async fn call_with_retries<T>(
         &self,
-        batch: &[&str],
-        deadline: Instant,
-    ) -> (Vec<(String, AccountResult)>, Vec<Attempt>) {
-        let mut attempts = Vec::new();
-        let result = self.call_with_retries(batch, deadline, &mut attempts).await;
-        let accounts = match result {
-            Ok(items) => self.match_items(batch, items),
-            Err(unknown) => batch
-                .iter()
-                .map(|id| ((*id).to_owned(), Err(unknown.clone())))
-                .collect(),
-        };
-        (accounts, attempts)
-    }
-
-    async fn call_with_retries(
-        &self,
-        batch: &[&str],
+        endpoint: &Endpoint,
+        body: &[u8],
+        parse: fn(&[u8]) -> Result<Reply<T>, DecodeError>,
         deadline: Instant,
         attempts: &mut Vec<Attempt>,
-    ) -> Result<Vec<wire::ItemResult>, Unknown> {
-        let body = wire::request_body(batch);
+    ) -> Result<Vec<wire::ItemResult<T>>, Unknown> {
         let mut retries_used = 0;
         let mut renewed = false;
         let mut last_error: Option<AttemptError> = None;
@@ -235,7 +306,7 @@ impl Client {
         };
         loop {
             self.check_lockout()?;
-            let admitted = self.pacer.admit(deadline).await;
+            let admitted = endpoint.pacer.admit(deadline).await;
             let remaining = deadline.saturating_duration_since(Instant::now());
             if !admitted || remaining.is_zero() {
                 return Err(give_up(last_error, "the cycle's interval ran out"));
@@ -249,9 +320,16 @@ impl Client {
             let (usersig, generation) = self.signer.current(Now::real());
             let started = Instant::now();
             let result = self
-                .attempt(&body, &usersig, self.settings.timeout.min(remaining))
+                .attempt(
+                    endpoint,
+                    body,
+                    parse,
+                    &usersig,
+                    self.settings.timeout.min(remaining),
+                )
                 .await;
             attempts.push(Attempt {
+                api: endpoint.api,
                 duration: started.elapsed(),
                 error: result.as_ref().err().map(AttemptError::label),
                 retry: retries_used > 0 || renewed,
@@ -260,7 +338,7 @@ impl Client {
                 Ok(items) => return Ok(items),
                 Err(err) => err,
             };
-            tracing::debug!(app = %self.settings.name, error = %err, batch = batch.len(), "account_check attempt failed");
+            tracing::debug!(app = %self.settings.name, api = %endpoint.api, error = %err, "attempt failed");
             match classify(&err) {
                 RetryClass::RenewUserSig if !renewed => {
                     self.signer.renew(generation, Now::real());
@@ -294,28 +372,30 @@ impl Client {
     }
 
     /// The request URL with `usersig=<redacted>`, for logs.
-    fn redacted_url(&self, random: u32) -> String {
+    fn redacted_url(&self, endpoint: &Endpoint, random: u32) -> String {
         format!(
             "{}?sdkappid={}&identifier={}&usersig=<redacted>&random={random}&contenttype=json",
-            self.url, self.settings.sdkappid, self.settings.admin
+            endpoint.url, self.settings.sdkappid, self.settings.admin
         )
     }
 
-    async fn attempt(
+    async fn attempt<T>(
         &self,
+        endpoint: &Endpoint,
         body: &[u8],
+        parse: fn(&[u8]) -> Result<Reply<T>, DecodeError>,
         usersig: &Secret,
         timeout: Duration,
-    ) -> Result<Vec<wire::ItemResult>, AttemptError> {
+    ) -> Result<Vec<wire::ItemResult<T>>, AttemptError> {
         let random: u32 = rand::random();
-        let mut url = self.url.clone();
+        let mut url = endpoint.url.clone();
         url.query_pairs_mut()
             .append_pair("sdkappid", &self.settings.sdkappid.to_string())
             .append_pair("identifier", &self.settings.admin)
             .append_pair("usersig", usersig.expose())
             .append_pair("random", &random.to_string())
             .append_pair("contenttype", "json");
-        tracing::trace!(url = %self.redacted_url(random), "account_check attempt");
+        tracing::trace!(url = %self.redacted_url(endpoint, random), "attempt");
         let mut response = self
             .http
             .post(url)
@@ -341,7 +421,7 @@ impl Client {
             }
             reply.extend_from_slice(&chunk);
         }
-        match wire::parse_reply(&reply) {
+        match parse(&reply) {
             Ok(Reply::Ok(items)) => Ok(items),
             Ok(Reply::Failed { code, info }) => Err(AttemptError::Api { code, info }),
             Err(err) => Err(AttemptError::Decode(err.to_string())),
@@ -349,13 +429,15 @@ impl Client {
     }
 
     /// Matches reply items to the batch by UserID, never by position.
-    fn match_items(
+    fn match_items<T: Clone + PartialEq>(
         &self,
+        endpoint: &Endpoint,
         batch: &[&str],
-        items: Vec<wire::ItemResult>,
-    ) -> Vec<(String, AccountResult)> {
+        items: Vec<wire::ItemResult<T>>,
+    ) -> Vec<(String, Result<T, Unknown>)> {
         // `None` marks a UserID that came back twice with different results.
-        let mut by_id: HashMap<String, Option<ItemOutcome>> = HashMap::with_capacity(items.len());
+        let mut by_id: HashMap<String, Option<ItemOutcome<T>>> =
+            HashMap::with_capacity(items.len());
         let requested: HashSet<&str> = batch.iter().copied().collect();
         let mut unrequested = 0usize;
         for item in items {
@@ -375,9 +457,9 @@ impl Client {
                 })
                 .or_insert_with(|| Some(item.outcome.clone()));
         }
-        if unrequested > 0 && !self.warned_unrequested.swap(true, Ordering::Relaxed) {
-            tracing::warn!(app = %self.settings.name, count = unrequested,
-                "account_check replied for UserIDs that were not asked for; ignoring them (logged once)");
+        if unrequested > 0 && !endpoint.warned_unrequested.swap(true, Ordering::Relaxed) {
+            tracing::warn!(app = %self.settings.name, api = %endpoint.api, count = unrequested,
+                "the API replied for UserIDs that were not asked for; ignoring them (logged once)");
         }
         batch
             .iter()
@@ -386,15 +468,18 @@ impl Client {
                     Some(Some(ItemOutcome::Status(status))) => Ok(status),
                     Some(Some(ItemOutcome::Failed { code, info })) => Err(Unknown {
                         code: code.map_or_else(|| "bad_status".to_owned(), code_label),
-                        message: match code {
-                            Some(code) => format!("ResultCode {code}: {info}"),
-                            None => "item without ResultCode".to_owned(),
+                        message: match (code, endpoint.api) {
+                            (Some(code), Api::AccountCheck) => format!("ResultCode {code}: {info}"),
+                            (Some(code), Api::QueryOnlineStatus) => {
+                                format!("ErrorList code {code}: {info}")
+                            }
+                            (None, _) => "item without a result code".to_owned(),
                         },
                         in_reply: true,
                     }),
                     Some(Some(ItemOutcome::BadStatus(status))) => Err(Unknown {
                         code: "bad_status".to_owned(),
-                        message: format!("unknown AccountStatus {status:?}"),
+                        message: format!("unknown {} {status:?}", endpoint.api.status_field()),
                         in_reply: true,
                     }),
                     Some(None) => Err(Unknown {
@@ -404,7 +489,7 @@ impl Client {
                     }),
                     None => Err(Unknown {
                         code: "missing".to_owned(),
-                        message: "UserID missing from ResultItem".to_owned(),
+                        message: "UserID missing from the reply".to_owned(),
                         in_reply: true,
                     }),
                 };
@@ -415,7 +500,7 @@ impl Client {
 }
 
 /// Whether two items for one UserID say the same; failed items agree on their code alone.
-fn same_result(a: &ItemOutcome, b: &ItemOutcome) -> bool {
+fn same_result<T: PartialEq>(a: &ItemOutcome<T>, b: &ItemOutcome<T>) -> bool {
     match (a, b) {
         (ItemOutcome::Failed { code: x, .. }, ItemOutcome::Failed { code: y, .. }) => x == y,
         _ => a == b,

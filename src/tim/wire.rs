@@ -1,4 +1,5 @@
-//! The JSON of account_check: the request body and a tolerant parser for replies.
+//! The JSON of account_check: the request body and a tolerant parser for replies, and the
+//! reply shapes both APIs share ([`Reply`], [`ItemResult`]).
 //!
 //! Pure functions over bytes. Replies may omit `ErrorInfo` and carry fields we do not
 //! know; anything that is not the documented envelope is a [`DecodeError`].
@@ -24,13 +25,11 @@ pub(crate) struct CheckItem<S> {
 }
 
 /// The body of an account_check request for these UserIDs.
-pub fn request_body<S: AsRef<str>>(user_ids: &[S]) -> Vec<u8> {
+pub fn request_body(user_ids: &[&str]) -> Vec<u8> {
     let request = CheckRequest {
         check_item: user_ids
             .iter()
-            .map(|id| CheckItem {
-                user_id: id.as_ref(),
-            })
+            .map(|id| CheckItem { user_id: *id })
             .collect(),
     };
     serde_json::to_vec(&request).expect("a list of strings always serializes")
@@ -53,31 +52,43 @@ impl AccountStatus {
     }
 }
 
-/// One element of `ResultItem`, as far as it could be understood.
+/// What a reply says about one account, as far as it could be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemResult {
+pub struct ItemResult<T> {
     pub user_id: String,
-    pub outcome: ItemOutcome,
+    pub outcome: ItemOutcome<T>,
 }
 
-/// What one `ResultItem` says about its account.
+/// What one item of a reply says about its account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ItemOutcome {
-    /// `ResultCode` 0 with a known `AccountStatus`.
-    Status(AccountStatus),
-    /// A non-zero (or absent) `ResultCode`.
+pub enum ItemOutcome<T> {
+    /// A state the API defines.
+    Status(T),
+    /// A non-zero (or absent) result code for the account.
     Failed { code: Option<i64>, info: String },
-    /// `ResultCode` 0 but an `AccountStatus` we do not know (or none).
+    /// No failure, but a state we do not know (or none).
     BadStatus(Option<String>),
 }
 
 /// A reply that parsed as the documented envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// `ErrorCode` 0: the per-item results, in the order the service sent them.
-    Ok(Vec<ItemResult>),
+pub enum Reply<T> {
+    /// `ErrorCode` 0: the per-account results, in the order the service sent them.
+    Ok(Vec<ItemResult<T>>),
     /// `ErrorCode` non-zero (or `ActionStatus` not `OK`): the whole call failed.
     Failed { code: i64, info: String },
+}
+
+/// The envelope's verdict: `Some` when the whole call failed.
+pub(crate) fn failed_envelope<T>(
+    action_status: &str,
+    error_code: i64,
+    error_info: Option<String>,
+) -> Option<Reply<T>> {
+    (error_code != 0 || action_status != "OK").then(|| Reply::Failed {
+        code: error_code,
+        info: error_info.unwrap_or_default(),
+    })
 }
 
 /// The body was not the account_check envelope.
@@ -87,6 +98,15 @@ pub enum DecodeError {
     TooLarge,
     #[error("reply body is not the JSON envelope: {0}")]
     NotEnvelope(String),
+}
+
+/// Deserializes a reply body of at most [`MAX_REPLY_BYTES`].
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+    if body.len() > MAX_REPLY_BYTES {
+        return Err(DecodeError::TooLarge);
+    }
+    // serde_json's message names the position only; the body itself is not echoed.
+    serde_json::from_slice(body).map_err(|e| DecodeError::NotEnvelope(e.to_string()))
 }
 
 #[derive(Deserialize)]
@@ -116,20 +136,10 @@ struct RawItem {
 /// Parses an account_check reply body.
 ///
 /// Items without a `UserID` cannot be matched to a request and are dropped here.
-pub fn parse_reply(body: &[u8]) -> Result<Reply, DecodeError> {
-    if body.len() > MAX_REPLY_BYTES {
-        return Err(DecodeError::TooLarge);
-    }
-    let raw: RawReply = serde_json::from_slice(body).map_err(|e| {
-        // serde_json's message names the position only; the body itself is not echoed.
-        DecodeError::NotEnvelope(e.to_string())
-    })?;
-    let info = raw.error_info.unwrap_or_default();
-    if raw.error_code != 0 || raw.action_status != "OK" {
-        return Ok(Reply::Failed {
-            code: raw.error_code,
-            info,
-        });
+pub fn parse_reply(body: &[u8]) -> Result<Reply<AccountStatus>, DecodeError> {
+    let raw: RawReply = decode(body)?;
+    if let Some(failed) = failed_envelope(&raw.action_status, raw.error_code, raw.error_info) {
+        return Ok(failed);
     }
     let items = raw
         .result_item

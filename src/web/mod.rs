@@ -20,6 +20,7 @@ use tower_http::compression::CompressionLayer;
 
 use crate::metrics::{self, Metrics};
 use crate::output;
+use crate::report;
 use crate::state::State;
 
 /// The verdict of a reload: the problems when it failed.
@@ -68,13 +69,13 @@ async fn metrics(Extract(context): Extract<Arc<Context>>) -> Response {
 
 async fn landing_page(Extract(context): Extract<Arc<Context>>) -> Html<String> {
     Html(page::render(
-        &context.state.reports(),
+        &report::all(&context.state),
         context.state.ready(),
     ))
 }
 
 async fn status(Extract(context): Extract<Arc<Context>>) -> Response {
-    let json = output::render_json(&context.state.reports());
+    let json = output::render_json(&report::all(&context.state));
     ([(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 

@@ -3,9 +3,11 @@
 
 use std::borrow::Cow;
 use std::fmt::Write;
+use std::time::{Duration, SystemTime};
 
 use crate::metrics::{REVISION, VERSION};
-use crate::report::{AppReport, Status, Summary};
+use crate::report::{AccountReport, AppReport, Summary};
+use crate::state::{PresenceValue, Status};
 
 /// The most accounts listed under "needs attention"; the rest are counted.
 const MAX_ATTENTION_ROWS: usize = 1000;
@@ -35,13 +37,39 @@ fn html(text: &str) -> Cow<'_, str> {
     Cow::Owned(escaped)
 }
 
-fn status_cell(status: Status, drift: bool) -> String {
-    let class = match (status, drift) {
-        (_, true) => "drift",
-        (Status::Unknown, _) => "unknown",
+fn cell(value: &str, drift: bool, unknown: bool) -> String {
+    let class = match (drift, unknown) {
+        (true, _) => "drift",
+        (_, true) => "unknown",
         _ => "ok",
     };
-    format!("<td class=\"{class}\">{}</td>", status.as_str())
+    format!("<td class=\"{class}\">{value}</td>")
+}
+
+/// How long a state has lasted: from when it began where that was seen, else at least
+/// since the account was first checked.
+fn since_text(
+    since: Option<SystemTime>,
+    first_checked: Option<SystemTime>,
+    now: SystemTime,
+) -> String {
+    let age = |at: SystemTime| {
+        let seconds = now.duration_since(at).unwrap_or_default().as_secs();
+        humantime::format_duration(Duration::from_secs(seconds)).to_string()
+    };
+    match (since, first_checked) {
+        (Some(at), _) => format!(
+            "{} ({} ago)",
+            humantime::format_rfc3339_seconds(at),
+            age(at)
+        ),
+        (None, Some(at)) => format!(
+            "at least {} (since the first check, {})",
+            age(at),
+            humantime::format_rfc3339_seconds(at)
+        ),
+        (None, None) => "not checked yet".to_owned(),
+    }
 }
 
 /// The whole page. Writing to a `String` cannot fail, so results of `write!` are ignored.
@@ -66,6 +94,16 @@ pub(super) fn render(reports: &[AppReport], ready: bool) -> String {
         if summary.unknown > 0 { "unknown" } else { "ok" },
         summary.unknown,
     );
+    if reports.iter().any(AppReport::checks_presence) {
+        let _ = writeln!(
+            page,
+            "<p>Presence: in drift: <span class=\"{}\">{}</span>, unknown: <span class=\"{}\">{}</span>.</p>",
+            if summary.presence_drift > 0 { "drift" } else { "ok" },
+            summary.presence_drift,
+            if summary.presence_unknown > 0 { "unknown" } else { "ok" },
+            summary.presence_unknown,
+        );
+    }
     apps_table(&mut page, reports);
     for report in reports {
         watchlists_table(&mut page, report);
@@ -90,8 +128,8 @@ fn apps_table(page: &mut String, reports: &[AppReport]) {
             Some(at) => (
                 humantime::format_rfc3339_seconds(at).to_string(),
                 format!("{:.3}s", report.duration.as_secs_f64()),
-                report.calls().to_string(),
-                if report.success() {
+                report.calls.to_string(),
+                if report.success {
                     "<td class=\"ok\">yes</td>"
                 } else {
                     "<td class=\"unknown\">no</td>"
@@ -116,48 +154,88 @@ fn apps_table(page: &mut String, reports: &[AppReport]) {
 }
 
 fn watchlists_table(page: &mut String, report: &AppReport) {
-    let _ = writeln!(
+    let presence = report.checks_presence();
+    let _ = write!(
         page,
         "<h3>Watch lists of {}</h3>\n<table><tr><th>Watch list</th><th>Expect</th>\
-         <th>Imported</th><th>Not imported</th><th>Unknown</th><th>Drift</th></tr>",
+         <th>Imported</th><th>Not imported</th><th>Unknown</th><th>Drift</th>",
         html(&report.name)
     );
-    let mut start = 0;
-    while start < report.accounts.len() {
-        let name = &report.accounts[start].watchlist;
-        let end = report.accounts[start..]
-            .iter()
-            .position(|a| &a.watchlist != name)
-            .map_or(report.accounts.len(), |n| start + n);
-        let list = &report.accounts[start..end];
-        let count = |status| list.iter().filter(|a| a.status == status).count();
-        let drift = list.iter().filter(|a| a.drift()).count();
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{drift}</td></tr>",
-            html(name),
-            list[0].expected.as_str(),
-            count(Status::Imported),
-            count(Status::NotImported),
-            count(Status::Unknown),
-            if drift > 0 { "drift" } else { "ok" },
+    if presence {
+        page.push_str(
+            "<th>Presence</th><th>Online</th><th>Push online</th><th>Offline</th>\
+             <th>Presence unknown</th><th>Presence drift</th>",
         );
-        start = end;
+    }
+    page.push_str("</tr>\n");
+    let class = |count: usize, bad: &'static str| if count > 0 { bad } else { "ok" };
+    for list in &report.lists {
+        let counts = &list.counts;
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td>",
+            html(&list.name),
+            list.expect.as_str(),
+            counts.imported,
+            counts.not_imported,
+            counts.unknown,
+            class(counts.drift, "drift"),
+            counts.drift,
+        );
+        match (&list.presence, &counts.presence) {
+            (Some(expected), Some(p)) => {
+                let _ = write!(
+                    page,
+                    "<td>{expected}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"{}\">{}</td>",
+                    p.online,
+                    p.push_online,
+                    p.offline,
+                    class(p.unknown, "unknown"),
+                    p.unknown,
+                    class(p.drift, "drift"),
+                    p.drift,
+                );
+            }
+            _ if presence => {
+                page.push_str("<td>not checked</td><td></td><td></td><td></td><td></td><td></td>")
+            }
+            _ => {}
+        }
+        page.push_str("</tr>\n");
     }
     page.push_str("</table>\n");
 }
 
+/// The reason a row needs attention: drift of each kind, else why a result is unknown.
+fn reasons(account: &AccountReport) -> String {
+    let mut reasons = Vec::new();
+    match (&account.error, account.drift()) {
+        (_, true) => reasons.push(format!("expected {}", account.expected.as_str())),
+        (Some(error), _) => reasons.push(format!("{}: {}", error.code, error.message)),
+        (None, false) => {}
+    }
+    if let Some(presence) = &account.presence {
+        match (&presence.error, presence.drift()) {
+            (_, true) => reasons.push(format!("presence expected {}", presence.expected)),
+            (Some(error), _) => reasons.push(format!("presence {}: {}", error.code, error.message)),
+            (None, false) => {}
+        }
+    }
+    reasons.join("; ")
+}
+
 fn attention_table(page: &mut String, reports: &[AppReport]) {
+    let now = SystemTime::now();
     let accounts = reports.iter().flat_map(|report| {
         report
             .accounts
             .iter()
-            .filter(|a| a.drift() || a.status == Status::Unknown)
+            .filter(|a| a.needs_attention())
             .map(move |a| (report, a))
     });
     page.push_str(
         "<h2>Needs attention</h2>\n<table><tr><th>App</th><th>Watch list</th><th>UserID</th>\
-         <th>Status</th><th>Expected</th><th>Reason</th></tr>\n",
+         <th>Status</th><th>Expected</th><th>Presence</th><th>Since</th><th>Reason</th></tr>\n",
     );
     let mut total = 0;
     for (report, account) in accounts {
@@ -165,20 +243,36 @@ fn attention_table(page: &mut String, reports: &[AppReport]) {
         if total > MAX_ATTENTION_ROWS {
             continue;
         }
-        let reason = match (&account.error, account.drift()) {
-            (Some(error), _) => format!("{}: {}", error.code, error.message),
-            (None, true) => format!("expected {}", account.expected.as_str()),
-            (None, false) => String::new(),
+        // The row's state is its drift or unknown result; its age is that result's.
+        let import_attention = account.drift() || account.status == Status::Unknown;
+        let presence_cell = account.presence.as_ref().map_or_else(
+            || "<td>-</td>".to_owned(),
+            |p| {
+                cell(
+                    &format!("{} (expected {})", p.status.as_str(), p.expected),
+                    p.drift(),
+                    p.status == PresenceValue::Unknown,
+                )
+            },
+        );
+        let (since, first_checked) = match &account.presence {
+            Some(p) if !import_attention => (p.since, p.first_checked),
+            _ => (account.since, account.first_checked),
         };
         let _ = writeln!(
             page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td>{}<td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td>{}<td>{}</td>{presence_cell}<td>{}</td><td>{}</td></tr>",
             html(&report.name),
             html(&account.watchlist),
             html(&account.user_id),
-            status_cell(account.status, account.drift()),
+            cell(
+                account.status.as_str(),
+                account.drift(),
+                account.status == Status::Unknown
+            ),
             account.expected.as_str(),
-            html(&reason),
+            since_text(since, first_checked, now),
+            html(&reasons(account)),
         );
     }
     page.push_str("</table>\n");

@@ -1,7 +1,7 @@
 //! Batching: at most 100 UserIDs per call, the fewest calls, and de-duplication across watch lists.
 
-use tim_account_exporter::report::Status;
 use tim_account_exporter::sim::SimAccount;
+use tim_account_exporter::state::Status;
 
 use crate::support::*;
 
@@ -13,10 +13,10 @@ async fn fewest_calls_of_at_most_100_ids() {
         let report = run_cycle(&app).await;
         let stats = sim.stats(SDKAPPID);
         assert_eq!(stats.requests, calls, "{count} ids");
-        assert_eq!(report.calls(), calls);
+        assert_eq!(report.calls, calls);
         assert_eq!(stats.items, count);
         assert!(stats.max_items <= 100);
-        assert!(report.success());
+        assert!(report.success);
         assert_eq!(report.accounts.len(), count);
     }
 }

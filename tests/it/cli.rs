@@ -152,7 +152,7 @@ async fn once_exit_codes() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         json["summary"],
-        serde_json::json!({"accounts": 3, "drift": 0, "unknown": 3})
+        serde_json::json!({"accounts": 3, "drift": 0, "unknown": 3, "presence_drift": 0, "presence_unknown": 0})
     );
     let accounts = json["apps"][0]["accounts"].as_array().unwrap();
     assert!(accounts

@@ -707,7 +707,7 @@ async fn the_page_and_the_json_show_the_latest_cycle() {
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(
         json["summary"],
-        serde_json::json!({"accounts": 5, "drift": 1, "unknown": 1})
+        serde_json::json!({"accounts": 5, "drift": 1, "unknown": 1, "presence_drift": 0, "presence_unknown": 0})
     );
     let app = &json["apps"][0];
     assert_eq!(app["name"], "test-app");

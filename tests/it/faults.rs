@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use tim_account_exporter::report::Status;
 use tim_account_exporter::sim::{Fault, SimAccount, SimOptions, Simulator};
+use tim_account_exporter::state::Status;
 
 use crate::support::*;
 
@@ -42,7 +42,7 @@ async fn transient_faults_are_retried_and_recover() {
         let sim = sim_with_hang().await;
         sim.push_faults(SDKAPPID, [fault]);
         let report = run_cycle(&simple_app(&sim, FAST, &users())).await;
-        assert!(report.success(), "{fault}: {:?}", report.accounts);
+        assert!(report.success, "{fault}: {:?}", report.accounts);
         assert_eq!(sim.stats(SDKAPPID).requests, 2, "{fault}");
         assert_eq!(report.attempts.len(), 2, "{fault}");
         assert!(
@@ -96,7 +96,7 @@ async fn rate_limit_codes_back_off_longer() {
         sim.push_faults(SDKAPPID, [Fault::Code(code)]);
         let started = Instant::now();
         let report = run_cycle(&simple_app(&sim, FAST, &users())).await;
-        assert!(report.success(), "{code}");
+        assert!(report.success, "{code}");
         assert_eq!(sim.stats(SDKAPPID).requests, 2);
         // The first wait after a rate-limit code is 1 s with jitter down to half.
         assert!(
@@ -167,7 +167,7 @@ async fn usersig_refusals_renew_and_retry_once() {
         let sim = start_sim().await;
         sim.push_faults(SDKAPPID, [Fault::Code(code)]);
         let report = run_cycle(&simple_app(&sim, "    retries: 0\n", &users())).await;
-        assert!(report.success(), "{code}");
+        assert!(report.success, "{code}");
         assert_eq!(sim.stats(SDKAPPID).requests, 2, "{code}");
         // The retry carried a new UserSig, even though it was signed in the same second.
         assert_eq!(sim.usersigs_seen().len(), 2, "{code}");
@@ -187,11 +187,11 @@ async fn lockout_after_70050_stops_calls() {
     sim.push_faults(SDKAPPID, [Fault::Code(70050)]);
     let app = simple_app(&sim, "    retries: 5\n", &users());
     let client = client(&app);
-    let first = tim_account_exporter::cycle::run(&app, &client).await;
+    let first = run_with(&app, &client).await;
     assert_eq!(sim.stats(SDKAPPID).requests, 1);
     assert_eq!(error_code_of(&first, "alice").as_deref(), Some("70050"));
     // The next cycle, within 60 s, makes no call at all and says why.
-    let second = tim_account_exporter::cycle::run(&app, &client).await;
+    let second = run_with(&app, &client).await;
     assert_eq!(sim.stats(SDKAPPID).requests, 1);
     assert!(second.attempts.is_empty());
     let account = second.accounts.iter().find(|a| a.user_id == "bob").unwrap();
@@ -292,7 +292,7 @@ async fn the_usersig_lives_for_usersig_ttl() {
         .duration_since(expiry)
         .unwrap_or_else(|e| e.duration());
     assert!(gap < Duration::from_secs(2), "expiry {expiry:?}");
-    tim_account_exporter::cycle::run(&app, &client).await;
+    run_with(&app, &client).await;
     let now = unix_now();
     let seen = sim.usersigs_seen();
     let verified =

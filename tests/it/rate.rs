@@ -27,7 +27,7 @@ async fn the_rate_bound_holds_with_concurrent_calls() {
     assert_eq!(stats.requests, 25);
     assert!(stats.max_requests_in_one_second <= 10, "{stats:?}");
     assert_eq!(stats.error_codes.get(&60007), None, "{stats:?}");
-    assert!(report.success());
+    assert!(report.success);
     // 25 calls paced at 10/s take about 2.4 s plus latency; serial calls would not
     // be slower here, so the overlap itself is checked in the next test.
     assert!(
@@ -74,7 +74,7 @@ async fn retries_count_against_the_rate() {
     let report = run_cycle(&app).await;
     let stats = sim.stats(SDKAPPID);
     assert!(
-        report.success(),
+        report.success,
         "{:?}",
         report.accounts.iter().find(|a| a.error.is_some())
     );

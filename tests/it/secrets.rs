@@ -86,7 +86,8 @@ async fn no_secret_in_logs_or_output_at_trace_level() {
         printed.contains("usersig=<redacted>"),
         "trace logs show the redacted URL"
     );
-    assert!(printed.contains("account_check attempt failed"));
+    assert!(printed.contains("attempt failed"), "{printed}");
+    assert!(printed.contains("api=account_check"), "{printed}");
 }
 
 #[tokio::test]
@@ -105,7 +106,7 @@ async fn no_secret_in_config_check_errors_or_debug_output() {
 
     let app = simple_app(&sim, "", &["a".into()]);
     let client = client(&app);
-    let report = tim_account_exporter::cycle::run(&app, &client).await;
+    let report = run_with(&app, &client).await;
     let debug = format!("{app:?} {:?} {client:?} {report:?}", app.client_settings());
     let mut secrets = sim.usersigs_seen();
     secrets.push(KEY.to_owned());

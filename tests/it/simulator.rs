@@ -1,7 +1,7 @@
 //! The simulator checks requests as the real service does, and the client's requests pass those checks.
 
-use tim_account_exporter::report::Status;
 use tim_account_exporter::sim::Fault;
+use tim_account_exporter::state::Status;
 use tim_account_exporter::tim::{usersig, ACCOUNT_CHECK_PATH};
 
 use crate::support::*;
@@ -120,7 +120,7 @@ async fn the_client_request_is_the_documented_one() {
     let sim = start_sim().await;
     sim.push_faults(SDKAPPID, [Fault::Http502, Fault::Code(70169)]);
     let report = run_cycle(&simple_app(&sim, "", &ids("u", 3))).await;
-    assert!(report.success());
+    assert!(report.success);
     let stats = sim.stats(SDKAPPID);
     assert_eq!(stats.requests, 3);
     assert_eq!(stats.error_codes.get(&0), Some(&1));

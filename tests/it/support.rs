@@ -1,12 +1,15 @@
 //! Helpers shared by the integration tests.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 use tim_account_exporter::config::{self, AppConfig, Sources};
-use tim_account_exporter::report::{AppReport, Status};
+use tim_account_exporter::report::{self, AppReport};
 use tim_account_exporter::sim::{SimApp, SimOptions, Simulator};
-use tim_account_exporter::tim::{Client, Secret};
+use tim_account_exporter::state::{AppState, Status};
+use tim_account_exporter::tim::{Attempt, Client, Secret};
 use tim_account_exporter::{cycle, daemon};
 
 pub const SDKAPPID: u64 = 1_400_000_000;
@@ -51,7 +54,7 @@ pub fn ids(prefix: &str, count: usize) -> Vec<String> {
     (0..count).map(|i| format!("{prefix}{i:05}")).collect()
 }
 
-pub fn app_config(yaml: &str) -> AppConfig {
+pub fn app_config(yaml: &str) -> Arc<AppConfig> {
     let no_env = |_: &str| None;
     let loaded = config::from_yaml(
         yaml,
@@ -65,7 +68,7 @@ pub fn app_config(yaml: &str) -> AppConfig {
 }
 
 /// One app with one watch list of `ids` expected imported.
-pub fn simple_app(sim: &Simulator, settings: &str, ids: &[String]) -> AppConfig {
+pub fn simple_app(sim: &Simulator, settings: &str, ids: &[String]) -> Arc<AppConfig> {
     app_config(&app_yaml(
         &sim.endpoint(),
         settings,
@@ -77,9 +80,35 @@ pub fn client(app: &AppConfig) -> Client {
     Client::new(app.client_settings()).expect("client builds")
 }
 
+/// What one cycle gave: the report the daemon would serve after it, and its HTTP attempts.
+#[derive(Debug)]
+pub struct Checked {
+    pub report: AppReport,
+    pub attempts: Vec<Attempt>,
+}
+
+impl Deref for Checked {
+    type Target = AppReport;
+    fn deref(&self) -> &AppReport {
+        &self.report
+    }
+}
+
 /// Runs one cycle with a fresh client.
-pub async fn run_cycle(app: &AppConfig) -> AppReport {
-    cycle::run(app, &client(app)).await
+pub async fn run_cycle(app: &Arc<AppConfig>) -> Checked {
+    run_with(app, &client(app)).await
+}
+
+/// Runs one cycle with `client`, recorded in a fresh state as `--once` does.
+pub async fn run_with(app: &Arc<AppConfig>, client: &Client) -> Checked {
+    let state = AppState::new(Arc::clone(app));
+    let checked = cycle::run(app, client).await;
+    cycle::record(&state, &checked);
+    let report = report::build(&state.lock());
+    Checked {
+        report,
+        attempts: checked.attempts,
+    }
 }
 
 pub fn status_of(report: &AppReport, user_id: &str) -> Status {

@@ -90,6 +90,16 @@ fn bad_configs_and_their_messages() {
         (app("    rate_limit: 101\n", LIST), "apps[0].rate_limit: 101 is out of range 1..=100"),
         (app("    usersig_ttl: 4m\n", LIST), "apps[0].usersig_ttl: 4m is shorter than the minimum of 5m"),
         (format!("defaults:\n  rate_limit: 200\n{}", app("", LIST)), "defaults.rate_limit: 200 is out of range"),
+        (app("    presence_rate_limit: 0\n", LIST),
+            "apps[0].presence_rate_limit: 0 is out of range 1..=200 (query_online_status allows 200 calls/s)"),
+        (app("    presence_rate_limit: 201\n", LIST), "apps[0].presence_rate_limit: 201 is out of range 1..=200"),
+        (format!("defaults:\n  presence_rate_limit: -3\n{}", app("", LIST)), "defaults.presence_rate_limit: -3 is out of range 1..=200"),
+        (app("", "      - name: vip\n        presence: away\n        user_ids: [a]\n"),
+            "apps[0].watchlists[0].presence: \"away\" is not one of online, reachable"),
+        (app("", "      - name: gone\n        expect: not_imported\n        presence: online\n        user_ids: [a]\n"),
+            "apps[0].watchlists[0].presence: an account expected not_imported cannot be online"),
+        (app("", "      - name: vip\n        presence: true\n        user_ids: [a]\n"),
+            "apps[0].watchlists[0].presence: \"true\" is not one of online, reachable"),
         (app("", LIST).replace("singapore", "mumbai"), "apps[0].region: unknown region \"mumbai\""),
         (app("", LIST).replace("name: prod-sg", "name: prod sg"), "apps[0].name: \"prod sg\" must be one or more of"),
         (app("", LIST).replace("sdkappid: 1400000000", "sdkappid: 0"), "apps[0].sdkappid: must be a positive number"),
@@ -139,13 +149,101 @@ fn a_cycle_must_fit_in_the_interval() {
     .unwrap_err();
     assert_eq!(
         err.problems,
-        ["apps[0]: 1000 distinct UserIDs need 10 calls per cycle; at rate_limit 1 the last starts after 9s 90ms and may take the timeout of 5s, which does not fit in the interval of 14s; raise rate_limit or interval"]
+        ["apps[0]: 1000 distinct UserIDs need 10 account_check calls per cycle; at rate_limit 1 the last starts after 9s 90ms and may take the timeout of 5s, which does not fit in the interval of 14s; raise rate_limit or interval"]
     );
     assert!(load(&app(
         "    rate_limit: 1\n    interval: 15s\n    timeout: 5s\n",
         &lists
     ))
     .is_ok());
+}
+
+#[test]
+fn presence_is_checked_per_list_and_paced_on_its_own() {
+    let lists = "      - name: bots\n        presence: online\n        user_ids: [a, b]\n      - name: agents\n        presence: reachable\n        user_ids: [b, c]\n      - name: vip\n        user_ids: [c, d]\n";
+    let loaded = load(&format!(
+        "defaults:\n  presence_rate_limit: 120\n{}",
+        app("", lists)
+    ))
+    .unwrap();
+    let app = &loaded.config.apps[0];
+    assert_eq!(app.presence_rate_limit.get(), 120);
+    assert_eq!(app.rate_limit.get(), 50);
+    let presence: Vec<_> = app.watchlists.iter().map(|l| l.presence).collect();
+    assert_eq!(
+        presence,
+        [
+            Some(crate::config::PresenceExpect::Online),
+            Some(crate::config::PresenceExpect::Reachable),
+            None
+        ]
+    );
+    assert_eq!(app.presence_user_ids(), ["a", "b", "c"], "once each");
+    assert!(app.checks_presence());
+    let plain = load(&app_plain()).unwrap();
+    assert_eq!(
+        plain.config.apps[0].presence_rate_limit.get(),
+        50,
+        "the default"
+    );
+    assert!(!plain.config.apps[0].checks_presence());
+}
+
+fn app_plain() -> String {
+    app("", LIST)
+}
+
+#[test]
+fn the_presence_calls_of_a_cycle_must_fit_too() {
+    let many: Vec<String> = (0..2000).map(|i| format!("u{i}")).collect();
+    let lists = format!(
+        "      - name: bots\n        presence: reachable\n        user_ids: [{}]\n",
+        many.join(", ")
+    );
+    // Four presence calls at 1/s: the last starts after 3.03 s, plus a 5 s timeout > 8 s;
+    // the 20 account_check calls at 100/s fit.
+    let err = load(&app(
+        "    rate_limit: 100\n    presence_rate_limit: 1\n    interval: 8s\n    timeout: 5s\n",
+        &lists,
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err.problems,
+        ["apps[0]: 2000 distinct UserIDs with presence need 4 query_online_status calls per cycle; at presence_rate_limit 1 the last starts after 3s 30ms and may take the timeout of 5s, which does not fit in the interval of 8s; raise presence_rate_limit or interval"]
+    );
+    assert!(load(&app(
+        "    rate_limit: 100\n    presence_rate_limit: 2\n    interval: 8s\n    timeout: 5s\n",
+        &lists
+    ))
+    .is_ok());
+}
+
+#[test]
+fn a_client_is_shared_exactly_when_its_settings_are_equal() {
+    let old = load(&app("", LIST)).unwrap().config.apps.remove(0);
+    let settings = |extra: &str, lists: &str| {
+        load(&app(extra, lists)).unwrap().config.apps[0].client_settings()
+    };
+    let other_lists = "      - name: bots\n        presence: online\n        user_ids: [x]\n";
+    assert_eq!(
+        old.client_settings(),
+        settings("    interval: 2m\n", other_lists)
+    );
+    for changed in [
+        "    rate_limit: 7\n",
+        "    presence_rate_limit: 7\n",
+        "    timeout: 9s\n",
+        "    retries: 0\n",
+        "    usersig_ttl: 2h\n",
+    ] {
+        assert_ne!(old.client_settings(), settings(changed, LIST), "{changed}");
+    }
+    let rekeyed = load(&app("", LIST).replace("secret_key: k", "secret_key: k2"))
+        .unwrap()
+        .config
+        .apps
+        .remove(0);
+    assert_ne!(old.client_settings(), rekeyed.client_settings());
 }
 
 #[test]

@@ -1,0 +1,226 @@
+//! One account's latest results: its import status and, where a watch list asks for it,
+//! its presence, each with why it is unknown and since when it is as it is.
+//!
+//! Pure data and the rules on it (drift, when a value changes); no I/O.
+
+use std::time::SystemTime;
+
+use crate::config::{Expect, PresenceExpect};
+use crate::tim::{AccountStatus, Platform, PresenceStatus, Unknown};
+
+/// The import status of an account as shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Imported,
+    NotImported,
+    /// Not checked yet, or the latest check gave no status.
+    Unknown,
+}
+
+impl Status {
+    /// Every status, in the order they are shown.
+    pub const ALL: [Status; 3] = [Status::Imported, Status::NotImported, Status::Unknown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Imported => "imported",
+            Status::NotImported => "not_imported",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// Whether this status differs from what the watch list expects. Unknown never does.
+    pub fn drifts_from(self, expected: Expect) -> bool {
+        match self {
+            Status::Imported => expected != Expect::Imported,
+            Status::NotImported => expected != Expect::NotImported,
+            Status::Unknown => false,
+        }
+    }
+}
+
+impl From<Option<AccountStatus>> for Status {
+    fn from(status: Option<AccountStatus>) -> Self {
+        match status {
+            Some(AccountStatus::Imported) => Status::Imported,
+            Some(AccountStatus::NotImported) => Status::NotImported,
+            None => Status::Unknown,
+        }
+    }
+}
+
+/// The presence of an account as shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PresenceValue {
+    Online,
+    PushOnline,
+    Offline,
+    /// Not checked yet, or the latest check gave no presence.
+    Unknown,
+}
+
+impl PresenceValue {
+    /// Every value, in the order they are shown.
+    pub const ALL: [PresenceValue; 4] = [
+        PresenceValue::Online,
+        PresenceValue::PushOnline,
+        PresenceValue::Offline,
+        PresenceValue::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PresenceValue::Online => "online",
+            PresenceValue::PushOnline => "push_online",
+            PresenceValue::Offline => "offline",
+            PresenceValue::Unknown => "unknown",
+        }
+    }
+
+    /// Whether a known presence falls short of the watch list's. Unknown never does.
+    pub fn drifts_from(self, expected: PresenceExpect) -> bool {
+        match self {
+            PresenceValue::Online => expected.drifts_from(PresenceStatus::Online),
+            PresenceValue::PushOnline => expected.drifts_from(PresenceStatus::PushOnline),
+            PresenceValue::Offline => expected.drifts_from(PresenceStatus::Offline),
+            PresenceValue::Unknown => false,
+        }
+    }
+}
+
+impl From<Option<PresenceStatus>> for PresenceValue {
+    fn from(presence: Option<PresenceStatus>) -> Self {
+        match presence {
+            Some(PresenceStatus::Online) => PresenceValue::Online,
+            Some(PresenceStatus::PushOnline) => PresenceValue::PushOnline,
+            Some(PresenceStatus::Offline) => PresenceValue::Offline,
+            None => PresenceValue::Unknown,
+        }
+    }
+}
+
+/// The latest result of one check of one account, and since when it is so.
+///
+/// `since` is when the current value began, where this run saw it begin: a known value
+/// lasts across checks that gave no value (an API failure does not restart it), and an
+/// unknown value begins when a known one is lost. A value held since the first check has
+/// no `since`: it may be years old.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed<K> {
+    /// The latest result: a value, or why there is none.
+    pub latest: Result<K, Unknown>,
+    /// The latest value that was known, for telling changes apart from failures.
+    pub last_known: Option<K>,
+    known_since: Option<SystemTime>,
+    unknown_since: Option<SystemTime>,
+    /// When the account was first checked (in this configuration).
+    pub first_checked: Option<SystemTime>,
+}
+
+impl<K: Copy + Eq> Observed<K> {
+    /// Not checked yet: unknown, with that reason.
+    pub fn not_checked() -> Self {
+        Observed {
+            latest: Err(Unknown {
+                code: "not_checked".to_owned(),
+                message: "not checked yet".to_owned(),
+                in_reply: false,
+            }),
+            last_known: None,
+            known_since: None,
+            unknown_since: None,
+            first_checked: None,
+        }
+    }
+
+    /// The latest known value, `None` when the latest check gave none.
+    pub fn value(&self) -> Option<K> {
+        self.latest.as_ref().ok().copied()
+    }
+
+    /// Why the latest check gave no value.
+    pub fn error(&self) -> Option<&Unknown> {
+        self.latest.as_ref().err()
+    }
+
+    /// Since when the current value (or its absence) holds, where a beginning was seen.
+    pub fn since(&self) -> Option<SystemTime> {
+        match self.latest {
+            Ok(_) => self.known_since,
+            Err(_) => self.unknown_since,
+        }
+    }
+
+    /// Whether a check has reported on the account.
+    pub fn checked(&self) -> bool {
+        self.first_checked.is_some()
+    }
+
+    /// Takes a check's result at `at`. Returns the known value before and after when the
+    /// known value changed (for logging drift changes once).
+    pub fn record(&mut self, result: Result<K, Unknown>, at: SystemTime) -> Option<(Option<K>, K)> {
+        let was_known = self.latest.is_ok();
+        self.first_checked.get_or_insert(at);
+        let mut change = None;
+        match &result {
+            Ok(value) => {
+                if self.last_known != Some(*value) {
+                    // The first known value was not seen to begin.
+                    self.known_since = self.last_known.map(|_| at);
+                    change = Some((self.last_known, *value));
+                    self.last_known = Some(*value);
+                }
+                self.unknown_since = None;
+            }
+            Err(_) if was_known => self.unknown_since = Some(at),
+            Err(_) => {}
+        }
+        self.latest = result;
+        change
+    }
+}
+
+/// Everything known about one UserID of an app, whatever watch lists hold it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub import: Observed<AccountStatus>,
+    /// `Some` when a watch list holding the account checks presence.
+    pub presence: Option<Observed<PresenceStatus>>,
+    /// The per-platform detail of the latest known presence.
+    pub platforms: Vec<Platform>,
+    /// Indices of the watch lists holding the account, in the configuration in force.
+    pub(super) lists: Vec<usize>,
+}
+
+impl Account {
+    pub(super) fn new() -> Self {
+        Account {
+            import: Observed::not_checked(),
+            presence: None,
+            platforms: Vec::new(),
+            lists: Vec::new(),
+        }
+    }
+
+    /// The import status as shown.
+    pub fn status(&self) -> Status {
+        Status::from(self.import.value())
+    }
+
+    /// The presence as shown; `None` when no watch list of the account checks it.
+    pub fn presence(&self) -> Option<PresenceValue> {
+        self.presence
+            .as_ref()
+            .map(|presence| PresenceValue::from(presence.value()))
+    }
+
+    /// Whether a check the account needs has never reported on it.
+    pub fn has_unchecked(&self) -> bool {
+        !self.import.checked() || self.presence.as_ref().is_some_and(|p| !p.checked())
+    }
+
+    /// Whether every check the account needs gave a value in the latest cycle.
+    pub fn all_known(&self) -> bool {
+        self.import.latest.is_ok() && self.presence.as_ref().is_none_or(|p| p.latest.is_ok())
+    }
+}

@@ -1,0 +1,334 @@
+//! The daemon's memory and the one account model every output reads: per app, one entry
+//! per distinct UserID with the latest result of each check it needs, per watch list the
+//! counts, and the API statistics.
+//!
+//! The scheduler writes it (after each cycle, and on reload); `--once` records its single
+//! cycle here too. `/metrics`, the status page, `/api/v1/status` and the `--once` output
+//! only read it. It does no I/O and knows nothing of Prometheus. A reload that leaves an
+//! app in place keeps what is known about its remaining accounts.
+
+mod account;
+mod api;
+mod counts;
+mod drift_log;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, SystemTime};
+
+pub use account::{Account, Observed, PresenceValue, Status};
+pub use api::{ApiStats, Latency, API_LATENCY_BUCKETS};
+pub use counts::{ListCounts, PresenceCounts};
+
+use crate::config::{AppConfig, Config};
+use crate::tim::{AccountResult, Api, Attempt, PresenceResult, Region};
+
+/// Every app the daemon watches, in configuration order.
+#[derive(Debug, Default)]
+pub struct State {
+    apps: RwLock<Vec<Arc<AppState>>>,
+    /// Set once every app has finished a cycle; stays set across reloads.
+    ready: AtomicBool,
+}
+
+impl State {
+    /// State for `config`: every account unknown, no cycle run.
+    pub fn new(config: &Config) -> Self {
+        let state = State::default();
+        state.reconcile(config);
+        state
+    }
+
+    /// The apps, in configuration order.
+    pub fn apps(&self) -> Vec<Arc<AppState>> {
+        self.apps.read().expect("state lock").clone()
+    }
+
+    /// Makes the state match a new configuration and returns its apps in order.
+    ///
+    /// An app keeps its state when its name, region, SDKAppID and endpoint are unchanged
+    /// (it is the same app): accounts still configured keep their results, new ones start
+    /// unknown, removed ones are gone. Any other app starts afresh.
+    pub fn reconcile(&self, config: &Config) -> Vec<Arc<AppState>> {
+        // Readiness reached before this reload stays, even if nobody has asked yet.
+        self.ready();
+        let mut apps = self.apps.write().expect("state lock");
+        let mut old: HashMap<String, Arc<AppState>> = apps
+            .drain(..)
+            .map(|app| (app.identity.name.clone(), app))
+            .collect();
+        *apps = config
+            .apps
+            .iter()
+            .map(|config| match old.remove(&config.name) {
+                Some(app) if app.identity == Identity::of(config) => {
+                    app.lock().set_config(Arc::clone(config));
+                    app
+                }
+                _ => Arc::new(AppState::new(Arc::clone(config))),
+            })
+            .collect();
+        apps.clone()
+    }
+
+    /// Whether every app has finished its first cycle. Once true, stays true: an app
+    /// added by a reload shows as unknown until its first cycle, without taking the
+    /// exporter out of service.
+    pub fn ready(&self) -> bool {
+        if self.ready.load(Ordering::Relaxed) {
+            return true;
+        }
+        let apps = self.apps();
+        let ready = !apps.is_empty() && apps.iter().all(|app| app.lock().last_cycle.is_some());
+        if ready {
+            self.ready.store(true, Ordering::Relaxed);
+        }
+        ready
+    }
+}
+
+/// What makes two configurations of an app the same app: results of one are valid for
+/// the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    name: String,
+    region: Region,
+    sdkappid: u64,
+    endpoint: String,
+}
+
+impl Identity {
+    fn of(config: &AppConfig) -> Self {
+        Identity {
+            name: config.name.clone(),
+            region: config.region,
+            sdkappid: config.sdkappid,
+            endpoint: config.endpoint.clone(),
+        }
+    }
+}
+
+/// What one cycle of an app found, as the client returned it.
+#[derive(Debug)]
+pub struct Cycle {
+    /// When the cycle started.
+    pub checked_at: SystemTime,
+    pub duration: Duration,
+    /// The import status of every distinct UserID of the app.
+    pub import: HashMap<String, AccountResult>,
+    /// The presence of every distinct UserID of the app's lists that check it.
+    pub presence: HashMap<String, PresenceResult>,
+    /// Every HTTP attempt of the cycle, retries included, of both APIs.
+    pub attempts: Vec<Attempt>,
+    /// When the UserSig the cycle used expires.
+    pub usersig_expiry: SystemTime,
+}
+
+impl Cycle {
+    /// Whether every account got every result it needed.
+    pub fn success(&self) -> bool {
+        self.import.values().all(Result::is_ok) && self.presence.values().all(Result::is_ok)
+    }
+}
+
+/// One app's state, shared by its scheduler loop and the readers.
+#[derive(Debug)]
+pub struct AppState {
+    identity: Identity,
+    data: Mutex<AppData>,
+}
+
+impl AppState {
+    /// State for one app: every account unknown, no cycle run.
+    pub fn new(config: Arc<AppConfig>) -> Self {
+        let mut data = AppData {
+            config: Arc::clone(&config),
+            accounts: HashMap::new(),
+            counts: Vec::new(),
+            last_cycle: None,
+            last_success: None,
+            usersig_expiry: None,
+            cycles: 0,
+            consecutive_failures: 0,
+            api: Default::default(),
+        };
+        data.set_config(Arc::clone(&config));
+        AppState {
+            identity: Identity::of(&config),
+            data: Mutex::new(data),
+        }
+    }
+
+    /// The app's data, locked. Hold it briefly: the scheduler waits on it to record a cycle.
+    pub fn lock(&self) -> MutexGuard<'_, AppData> {
+        self.data.lock().expect("app state lock")
+    }
+
+    /// Records a finished cycle: results, API statistics, counts, and drift changes in the
+    /// log.
+    pub fn record_cycle(&self, cycle: &Cycle) {
+        let finished_at = SystemTime::now();
+        self.lock().record_cycle(cycle, finished_at);
+    }
+
+    /// Records when the app's current UserSig expires.
+    pub fn set_usersig_expiry(&self, expiry: SystemTime) {
+        self.lock().usersig_expiry = Some(expiry);
+    }
+}
+
+/// The latest finished cycle of an app.
+#[derive(Debug, Clone)]
+pub struct CycleRecord {
+    pub checked_at: SystemTime,
+    pub finished_at: SystemTime,
+    pub duration: Duration,
+    /// HTTP attempts of both APIs, retries included.
+    pub calls: usize,
+    /// Every account got every result it needed.
+    pub success: bool,
+}
+
+/// Everything known about one app.
+#[derive(Debug)]
+pub struct AppData {
+    /// The configuration in force.
+    pub config: Arc<AppConfig>,
+    /// Every configured UserID of the app, once, and what is known of it.
+    pub accounts: HashMap<String, Account>,
+    /// The counts of each watch list, in configuration order.
+    pub counts: Vec<ListCounts>,
+    pub last_cycle: Option<CycleRecord>,
+    /// End of the latest cycle that got every result.
+    pub last_success: Option<SystemTime>,
+    pub usersig_expiry: Option<SystemTime>,
+    /// Cycles finished.
+    pub cycles: u64,
+    /// Cycles in a row, up to the latest, that left a result unknown.
+    pub consecutive_failures: u64,
+    api: [ApiStats; 2],
+}
+
+impl AppData {
+    /// Takes a new configuration of the same app: keeps what is known of accounts still
+    /// in it, and starts a presence check where a list newly asks for one.
+    fn set_config(&mut self, config: Arc<AppConfig>) {
+        let mut lists: HashMap<&str, (Vec<usize>, bool)> = HashMap::new();
+        for (index, list) in config.watchlists.iter().enumerate() {
+            for id in &list.user_ids {
+                let (indices, presence) = lists.entry(id.as_str()).or_default();
+                indices.push(index);
+                *presence |= list.presence.is_some();
+            }
+        }
+        self.accounts
+            .retain(|id, _| lists.contains_key(id.as_str()));
+        for (id, (indices, presence)) in lists {
+            let account = self
+                .accounts
+                .entry(id.to_owned())
+                .or_insert_with(Account::new);
+            account.lists = indices;
+            match (presence, &account.presence) {
+                (true, None) => account.presence = Some(Observed::not_checked()),
+                (false, Some(_)) => {
+                    account.presence = None;
+                    account.platforms.clear();
+                }
+                _ => {}
+            }
+        }
+        let old = std::mem::replace(&mut self.config, config);
+        drift_log::log_reload_changes(&old, &self.config, &self.accounts);
+        self.count();
+    }
+
+    fn count(&mut self) {
+        self.counts = self
+            .config
+            .watchlists
+            .iter()
+            .map(|list| counts::count(list, &self.accounts))
+            .collect();
+    }
+
+    /// The counters of one API.
+    pub fn api(&self, api: Api) -> &ApiStats {
+        &self.api[usize::from(api == Api::QueryOnlineStatus)]
+    }
+
+    fn api_mut(&mut self, api: Api) -> &mut ApiStats {
+        &mut self.api[usize::from(api == Api::QueryOnlineStatus)]
+    }
+
+    /// Whether a check an account needs has never reported on it (it is new).
+    pub fn has_unchecked(&self) -> bool {
+        self.accounts.values().any(Account::has_unchecked)
+    }
+
+    /// The import status of a configured account (unknown if it is not configured).
+    pub fn status(&self, user_id: &str) -> Status {
+        self.accounts
+            .get(user_id)
+            .map_or(Status::Unknown, Account::status)
+    }
+
+    fn record_cycle(&mut self, cycle: &Cycle, finished_at: SystemTime) {
+        let config = Arc::clone(&self.config);
+        let at = cycle.checked_at;
+        let count_in_reply = |stats: &mut ApiStats, error: Option<&crate::tim::Unknown>| {
+            if let Some(error) = error.filter(|e| e.in_reply) {
+                *stats.account_errors.entry(error.code.clone()).or_default() += 1;
+            }
+        };
+        for (id, result) in &cycle.import {
+            count_in_reply(self.api_mut(Api::AccountCheck), result.as_ref().err());
+            // An account removed by a reload during the cycle is not brought back.
+            let Some(account) = self.accounts.get_mut(id) else {
+                continue;
+            };
+            let change = account.import.record(result.clone(), at);
+            drift_log::log_cycle_changes(&config, id, account, change, None);
+        }
+        for (id, result) in &cycle.presence {
+            count_in_reply(self.api_mut(Api::QueryOnlineStatus), result.as_ref().err());
+            let Some(account) = self.accounts.get_mut(id) else {
+                continue;
+            };
+            // A list that stopped checking presence during the cycle takes no result.
+            let Some(presence) = account.presence.as_mut() else {
+                continue;
+            };
+            let change =
+                presence.record(result.as_ref().map(|p| p.status).map_err(Clone::clone), at);
+            account.platforms = result
+                .as_ref()
+                .map_or_else(|_| Vec::new(), |p| p.platforms.clone());
+            drift_log::log_cycle_changes(&config, id, account, None, change);
+        }
+        for attempt in &cycle.attempts {
+            self.api_mut(attempt.api).record(attempt);
+        }
+        let success = cycle.success();
+        self.cycles += 1;
+        if success {
+            self.last_success = Some(finished_at);
+            self.consecutive_failures = 0;
+        } else {
+            self.consecutive_failures += 1;
+        }
+        self.usersig_expiry = Some(cycle.usersig_expiry);
+        self.last_cycle = Some(CycleRecord {
+            checked_at: cycle.checked_at,
+            finished_at,
+            duration: cycle.duration,
+            calls: cycle.attempts.len(),
+            success,
+        });
+        self.count();
+    }
+}
+
+#[cfg(test)]
+mod tests;
