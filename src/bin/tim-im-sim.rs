@@ -1,19 +1,19 @@
-//! `tim-im-sim`: the account_check simulator as a standalone server, for local runs and
-//! benchmarks. Runs until interrupted.
+//! `tim-im-sim`: the simulator of account_check and query_online_status as a standalone
+//! server, for local runs and benchmarks. Runs until interrupted.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tim_account_exporter::sim::{Fault, SimAccount, SimApp, SimOptions, Simulator};
+use tim_account_exporter::sim::{Fault, SimAccount, SimApp, SimOptions, SimPresence, Simulator};
 use tim_account_exporter::telemetry::{self, LogFormat, LogLevel};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "tim-im-sim",
     version,
-    about = "A simulator of Tencent Cloud IM account_check"
+    about = "A simulator of Tencent Cloud IM account_check and query_online_status"
 )]
 struct Args {
     /// Address to listen on.
@@ -37,12 +37,21 @@ struct Args {
         default_value = "http502,malformed,code:70169,code:60007,item-error,reorder"
     )]
     faults: Vec<Fault>,
-    /// Calls per app in any one-second window before ErrorCode 60007.
+    /// account_check calls per app in any one-second window before ErrorCode 60007.
     #[arg(long = "rate-limit", default_value_t = 100)]
     rate_limit: u32,
+    /// query_online_status calls per app in any one-second window before ErrorCode 60007.
+    #[arg(long = "presence-rate-limit", default_value_t = 200)]
+    presence_rate_limit: u32,
     /// Accounts reported as not imported (all other accounts are imported), comma-separated.
     #[arg(long = "not-imported", value_delimiter = ',')]
     not_imported: Vec<String>,
+    /// Accounts reported offline (all other imported accounts are online), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    offline: Vec<String>,
+    /// Accounts reported as reachable by push only, comma-separated.
+    #[arg(long = "push-online", value_delimiter = ',')]
+    push_online: Vec<String>,
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     log_level: LogLevel,
 }
@@ -69,6 +78,7 @@ async fn main() -> ExitCode {
         fault_rate: args.fault_rate,
         fault_kinds: args.faults,
         rate_limit: args.rate_limit,
+        presence_rate_limit: args.presence_rate_limit,
         ..SimOptions::default()
     };
     let simulator = match Simulator::serve(listener, options) {
@@ -82,8 +92,14 @@ async fn main() -> ExitCode {
         for id in &args.not_imported {
             simulator.set_account(*sdkappid, id, SimAccount::NotImported);
         }
+        for id in &args.offline {
+            simulator.set_presence(*sdkappid, id, SimPresence::offline());
+        }
+        for id in &args.push_online {
+            simulator.set_presence(*sdkappid, id, SimPresence::push_online());
+        }
     }
-    tracing::info!(address = %simulator.addr(), apps = ?sdkappids, "simulator listening; stats at /sim/stats?sdkappid=N");
+    tracing::info!(address = %simulator.addr(), apps = ?sdkappids, "simulator listening; stats at /sim/stats?sdkappid=N[&api=query_online_status]");
     let _ = tokio::signal::ctrl_c().await;
     ExitCode::SUCCESS
 }

@@ -1,4 +1,4 @@
-//! The failures the simulator can inject, and their command-line spelling.
+//! The failures the simulator can inject into either API, and their command-line spelling.
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,7 +20,8 @@ pub enum Fault {
     OversizedChunked,
     /// The whole call fails with this ErrorCode.
     Code(i64),
-    /// The first item of the reply gets ResultCode 70500.
+    /// The first item fails with 70500: its ResultCode in account_check, an ErrorList entry
+    /// in query_online_status.
     ItemError,
     /// The first item is left out of the reply.
     MissingItem,
@@ -28,9 +29,9 @@ pub enum Fault {
     ExtraItem,
     /// The items come back in reverse order.
     Reorder,
-    /// The first item comes back twice, the second time with the opposite status.
+    /// The first item comes back twice, the second time with another status.
     Conflict,
-    /// The first item has an AccountStatus the API does not define.
+    /// The first item has a status the API does not define (`Frozen`, `Busy`).
     BadStatus,
 }
 

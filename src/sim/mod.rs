@@ -1,10 +1,13 @@
-//! A simulator of `account_check` for tests, benchmarks and the demo.
+//! A simulator of `account_check` and `query_online_status` for tests, benchmarks and the
+//! demo.
 //!
 //! It checks requests the way the real service does (query parameters, the UserSig by
-//! decoding and HMAC, the admin identifier, 1..=100 items, the call rate), answering each
-//! problem with the real error code, and it can inject every failure the client must
-//! survive: scripted per app for tests, or at random for the demo and benchmarks.
+//! decoding and HMAC, the admin identifier, the number of items, each API's call rate),
+//! answering each problem with the real error code, and it can inject every failure the
+//! client must survive into either API: scripted per app and API for tests, or at random
+//! for the demo and benchmarks.
 
+mod api;
 mod fault;
 mod server;
 
@@ -18,6 +21,10 @@ use serde::Serialize;
 pub use fault::Fault;
 
 use crate::tim::Secret;
+use api::Api;
+
+/// The path of the presence API, relative to the endpoint.
+pub const QUERY_ONLINE_STATUS_PATH: &str = "v4/openim/query_online_status";
 
 /// An app the simulator knows.
 #[derive(Debug, Clone)]
@@ -59,6 +66,68 @@ pub enum SimAccount {
     ItemError(i64),
 }
 
+/// A login status, as query_online_status spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimPresenceStatus {
+    /// The long connection is up.
+    Online,
+    /// The connection dropped but offline push still reaches the device.
+    PushOnline,
+    /// Logged out.
+    Offline,
+}
+
+impl SimPresenceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SimPresenceStatus::Online => "Online",
+            SimPresenceStatus::PushOnline => "PushOnline",
+            SimPresenceStatus::Offline => "Offline",
+        }
+    }
+}
+
+/// What the simulator says about the login state of one imported account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimPresence {
+    pub status: SimPresenceStatus,
+    /// The `Detail` of the reply: each platform with its own status.
+    pub platforms: Vec<(String, SimPresenceStatus)>,
+}
+
+impl SimPresence {
+    fn on(status: SimPresenceStatus, platform: &str) -> Self {
+        SimPresence {
+            status,
+            platforms: vec![(platform.to_owned(), status)],
+        }
+    }
+
+    /// Online on Android.
+    pub fn online() -> Self {
+        Self::on(SimPresenceStatus::Online, "Android")
+    }
+
+    /// Reachable by push on an iPhone.
+    pub fn push_online() -> Self {
+        Self::on(SimPresenceStatus::PushOnline, "iPhone")
+    }
+
+    /// Offline, on no platform.
+    pub fn offline() -> Self {
+        SimPresence {
+            status: SimPresenceStatus::Offline,
+            platforms: Vec::new(),
+        }
+    }
+}
+
+impl Default for SimPresence {
+    fn default() -> Self {
+        Self::online()
+    }
+}
+
 /// How the simulator behaves.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
@@ -68,10 +137,15 @@ pub struct SimOptions {
     /// Probability that a request gets one of `fault_kinds`.
     pub fault_rate: f64,
     pub fault_kinds: Vec<Fault>,
-    /// Calls per app in any one-second window before 60007 is returned.
+    /// account_check calls per app in any one-second window before 60007 is returned.
     pub rate_limit: u32,
+    /// query_online_status calls per app in any one-second window before 60007, counted
+    /// apart from `rate_limit`.
+    pub presence_rate_limit: u32,
     /// The status of accounts not set with [`Simulator::set_account`].
     pub default_account: SimAccount,
+    /// The presence of imported accounts not set with [`Simulator::set_presence`].
+    pub default_presence: SimPresence,
     /// How long a `Timeout` fault holds the request.
     pub hang: Duration,
 }
@@ -84,13 +158,15 @@ impl Default for SimOptions {
             fault_rate: 0.0,
             fault_kinds: Fault::TRANSIENT.to_vec(),
             rate_limit: 100,
+            presence_rate_limit: 200,
             default_account: SimAccount::Imported,
+            default_presence: SimPresence::online(),
             hang: Duration::from_secs(600),
         }
     }
 }
 
-/// Counters of one app, as seen by the simulator.
+/// Counters of one API of one app, as seen by the simulator.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct SimStats {
     /// Requests that reached the app (identified by a known `sdkappid`).
@@ -110,7 +186,7 @@ pub struct SimStats {
 }
 
 #[derive(Default)]
-struct AppLog {
+struct ApiLog {
     arrivals: Vec<Instant>,
     error_codes: HashMap<i64, usize>,
     items: usize,
@@ -121,11 +197,28 @@ struct AppLog {
     json_requests: usize,
 }
 
+/// What one API of one app has been told and has seen.
+#[derive(Default)]
+struct ApiState {
+    scripted: Mutex<VecDeque<Fault>>,
+    log: Mutex<ApiLog>,
+}
+
 struct AppState {
     app: SimApp,
     accounts: Mutex<HashMap<String, SimAccount>>,
-    scripted: Mutex<VecDeque<Fault>>,
-    log: Mutex<AppLog>,
+    presences: Mutex<HashMap<String, SimPresence>>,
+    account_check: ApiState,
+    query_online_status: ApiState,
+}
+
+impl AppState {
+    fn api(&self, api: Api) -> &ApiState {
+        match api {
+            Api::AccountCheck => &self.account_check,
+            Api::QueryOnlineStatus => &self.query_online_status,
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -161,8 +254,9 @@ impl Simulator {
                 let state = AppState {
                     app: app.clone(),
                     accounts: Mutex::default(),
-                    scripted: Mutex::default(),
-                    log: Mutex::default(),
+                    presences: Mutex::default(),
+                    account_check: ApiState::default(),
+                    query_online_status: ApiState::default(),
                 };
                 (app.sdkappid, state)
             })
@@ -211,22 +305,51 @@ impl Simulator {
             .insert(user_id.to_owned(), account);
     }
 
-    /// The next requests of the app get these faults, one each, in order.
-    pub fn push_faults(&self, sdkappid: u64, faults: impl IntoIterator<Item = Fault>) {
+    /// Sets the presence of one account of an app; it shows while the account is imported.
+    pub fn set_presence(&self, sdkappid: u64, user_id: &str, presence: SimPresence) {
         self.app(sdkappid)
+            .presences
+            .lock()
+            .expect("presences lock")
+            .insert(user_id.to_owned(), presence);
+    }
+
+    fn push(&self, sdkappid: u64, api: Api, faults: impl IntoIterator<Item = Fault>) {
+        self.app(sdkappid)
+            .api(api)
             .scripted
             .lock()
             .expect("faults lock")
             .extend(faults);
     }
 
-    /// Counters of one app since start (or the last [`Simulator::reset_stats`]).
-    pub fn stats(&self, sdkappid: u64) -> SimStats {
-        self.inner.stats(sdkappid)
+    /// The next account_check requests of the app get these faults, one each, in order.
+    pub fn push_faults(&self, sdkappid: u64, faults: impl IntoIterator<Item = Fault>) {
+        self.push(sdkappid, Api::AccountCheck, faults);
     }
 
+    /// The next query_online_status requests of the app get these faults, one each, in order.
+    pub fn push_presence_faults(&self, sdkappid: u64, faults: impl IntoIterator<Item = Fault>) {
+        self.push(sdkappid, Api::QueryOnlineStatus, faults);
+    }
+
+    /// account_check counters of one app since start (or the last [`Simulator::reset_stats`]).
+    pub fn stats(&self, sdkappid: u64) -> SimStats {
+        self.inner.stats(sdkappid, Api::AccountCheck)
+    }
+
+    /// query_online_status counters of one app since start (or the last
+    /// [`Simulator::reset_stats`]).
+    pub fn presence_stats(&self, sdkappid: u64) -> SimStats {
+        self.inner.stats(sdkappid, Api::QueryOnlineStatus)
+    }
+
+    /// Clears the counters of both APIs of one app.
     pub fn reset_stats(&self, sdkappid: u64) {
-        *self.app(sdkappid).log.lock().expect("log lock") = AppLog::default();
+        let app = self.app(sdkappid);
+        for api in Api::ALL {
+            *app.api(api).log.lock().expect("log lock") = ApiLog::default();
+        }
     }
 
     /// Every distinct UserSig received so far.
@@ -248,11 +371,11 @@ impl Drop for Simulator {
 }
 
 impl Inner {
-    pub(crate) fn stats(&self, sdkappid: u64) -> SimStats {
+    fn stats(&self, sdkappid: u64, api: Api) -> SimStats {
         let Some(app) = self.apps.get(&sdkappid) else {
             return SimStats::default();
         };
-        let log = app.log.lock().expect("log lock");
+        let log = app.api(api).log.lock().expect("log lock");
         SimStats {
             requests: log.arrivals.len(),
             max_requests_in_one_second: max_in_window(&log.arrivals, Duration::from_secs(1)),
@@ -304,5 +427,20 @@ mod tests {
         assert_eq!(app.key.expose(), "k:with:colons");
         assert!("1400000000:admin".parse::<SimApp>().is_err());
         assert!("x:admin:key".parse::<SimApp>().is_err());
+    }
+
+    #[test]
+    fn presences() {
+        assert_eq!(SimPresence::default(), SimPresence::online());
+        for (presence, status, platforms) in [
+            (SimPresence::online(), "Online", vec!["Android"]),
+            (SimPresence::push_online(), "PushOnline", vec!["iPhone"]),
+            (SimPresence::offline(), "Offline", vec![]),
+        ] {
+            assert_eq!(presence.status.as_str(), status);
+            let names: Vec<&str> = presence.platforms.iter().map(|p| p.0.as_str()).collect();
+            assert_eq!(names, platforms);
+            assert!(presence.platforms.iter().all(|p| p.1 == presence.status));
+        }
     }
 }

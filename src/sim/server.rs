@@ -1,4 +1,5 @@
-//! The simulator's HTTP side: checks a request as the service would and builds the reply.
+//! The simulator's HTTP side: checks a request as the service would, counts it, and
+//! replies or fails it, the same way for every API; `api.rs` has what differs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,16 +11,21 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{AppState, Fault, Inner, SimAccount};
+use super::api::{Api, Line, Refusal, Request};
+use super::{AppState, Fault, Inner};
 use crate::tim::usersig;
-use crate::tim::wire::{CheckRequest, MAX_ITEMS, MAX_REPLY_BYTES};
-use crate::tim::ACCOUNT_CHECK_PATH;
+use crate::tim::wire::MAX_REPLY_BYTES;
 
 pub(super) async fn run(listener: tokio::net::TcpListener, inner: Arc<Inner>) {
-    let router = Router::new()
-        .route(ACCOUNT_CHECK_PATH, post(account_check))
+    let router = Api::ALL
+        .into_iter()
+        .fold(Router::new(), |router, api| {
+            let handler =
+                move |state, query, headers, body| serve(api, state, query, headers, body);
+            router.route(&api.route(), post(handler))
+        })
         .route("/sim/stats", get(stats))
         .fallback(|| async { envelope(60009, "request resource error, check the URL") })
         .with_state(inner);
@@ -32,9 +38,19 @@ async fn stats(
     State(inner): State<Arc<Inner>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    match params.get("sdkappid").and_then(|id| id.parse().ok()) {
-        Some(sdkappid) => Json(inner.stats(sdkappid)).into_response(),
-        None => (StatusCode::BAD_REQUEST, "?sdkappid=N is required").into_response(),
+    let Some(sdkappid) = params.get("sdkappid").and_then(|id| id.parse().ok()) else {
+        return (StatusCode::BAD_REQUEST, "?sdkappid=N is required").into_response();
+    };
+    match params
+        .get("api")
+        .map_or(Some(Api::AccountCheck), |name| Api::from_name(name))
+    {
+        Some(api) => Json(inner.stats(sdkappid, api)).into_response(),
+        None => (
+            StatusCode::BAD_REQUEST,
+            "&api= must be account_check or query_online_status",
+        )
+            .into_response(),
     }
 }
 
@@ -50,7 +66,8 @@ fn envelope(code: i64, info: &str) -> Response {
     Json(json!({ "ActionStatus": "FAIL", "ErrorInfo": info, "ErrorCode": code })).into_response()
 }
 
-async fn account_check(
+async fn serve(
+    api: Api,
     State(inner): State<Arc<Inner>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -60,7 +77,7 @@ async fn account_check(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let decision = decide(&inner, query.as_deref().unwrap_or(""), json, &body);
+    let decision = decide(&inner, api, query.as_deref().unwrap_or(""), json, &body);
     match decision {
         Decision::Reply(response) => {
             tokio::time::sleep(inner.options.latency).await;
@@ -79,7 +96,7 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn decide(inner: &Inner, query: &str, json: bool, body: &[u8]) -> Decision {
+fn decide(inner: &Inner, api: Api, query: &str, json: bool, body: &[u8]) -> Decision {
     let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -93,8 +110,9 @@ fn decide(inner: &Inner, query: &str, json: bool, body: &[u8]) -> Decision {
     else {
         return Decision::Reply(envelope(70020, "SDKAppID does not exist"));
     };
-    let checked = check_request(inner, app, &params, body);
-    let mut log = app.log.lock().expect("log lock");
+    let checked = check_query(inner, app, &params).and_then(|()| api.parse(body));
+    let state = app.api(api);
+    let mut log = state.log.lock().expect("log lock");
     let now = Instant::now();
     log.arrivals.push(now);
     log.json_requests += usize::from(json);
@@ -109,45 +127,46 @@ fn decide(inner: &Inner, query: &str, json: bool, body: &[u8]) -> Decision {
         log.window.pop_front();
     }
     log.window.push_back(now);
-    let checked = if log.window.len() > inner.options.rate_limit as usize {
+    let checked = if log.window.len() > api.rate_limit(&inner.options) as usize {
         Err((60007, "REST API call frequency exceeds the limit"))
     } else {
         checked
     };
-    let items = match checked {
-        Ok(items) => items,
+    let request = match checked {
+        Ok(request) => request,
         Err((code, info)) => {
             *log.error_codes.entry(code).or_default() += 1;
             return Decision::Reply(envelope(code, info));
         }
     };
-    log.items += items.len();
-    log.max_items = log.max_items.max(items.len());
+    let count = request.user_ids.len();
+    log.items += count;
+    log.max_items = log.max_items.max(count);
     drop(log);
-    let fault = next_fault(inner, app);
+    let fault = next_fault(inner, app, api);
     let replied_code = match fault {
         Some(Fault::Code(code)) => Some(code),
         Some(f) if !is_item_fault(f) => None,
         _ => Some(0),
     };
     if let Some(code) = replied_code {
-        *app.log
+        *state
+            .log
             .lock()
             .expect("log lock")
             .error_codes
             .entry(code)
             .or_default() += 1;
     }
-    reply(inner, app, &items, fault)
+    reply(api, lines(inner, app, api, &request), fault)
 }
 
-/// Checks a request of a known app, returning its UserIDs or the service's error.
-fn check_request(
+/// Checks the query string and the UserSig of a request to a known app.
+fn check_query(
     inner: &Inner,
     app: &AppState,
     params: &HashMap<String, String>,
-    body: &[u8],
-) -> Result<Vec<String>, (i64, &'static str)> {
+) -> Result<(), Refusal> {
     if params.get("contenttype").map(String::as_str) != Some("json") {
         return Err((60025, "contenttype must be json"));
     }
@@ -185,17 +204,21 @@ fn check_request(
     if identifier != app.app.admin {
         return Err((60010, "the request needs App admin permission"));
     }
-    let request: CheckRequest<Value> =
-        serde_json::from_slice(body).map_err(|_| (60003, "HTTP request JSON parsing error"))?;
-    if request.check_item.is_empty() || request.check_item.len() > MAX_ITEMS {
-        return Err((70206, "invalid batch quantity in the request"));
-    }
+    Ok(())
+}
+
+/// The items of the reply to `request`, as the app's accounts stand.
+fn lines(inner: &Inner, app: &AppState, api: Api, request: &Request) -> Vec<Line> {
+    let accounts = app.accounts.lock().expect("accounts lock");
+    let presences = app.presences.lock().expect("presences lock");
+    let options = &inner.options;
     request
-        .check_item
-        .into_iter()
-        .map(|item| match item.user_id {
-            Value::String(id) => Ok(id),
-            _ => Err((60015, "UserID must be a string")),
+        .user_ids
+        .iter()
+        .map(|id| {
+            let account = accounts.get(id).copied().unwrap_or(options.default_account);
+            let presence = presences.get(id).unwrap_or(&options.default_presence);
+            api.line(id, account, presence, request.detail)
         })
         .collect()
 }
@@ -212,8 +235,9 @@ fn is_item_fault(fault: Fault) -> bool {
     )
 }
 
-fn next_fault(inner: &Inner, app: &AppState) -> Option<Fault> {
-    if let Some(fault) = app.scripted.lock().expect("faults lock").pop_front() {
+fn next_fault(inner: &Inner, app: &AppState, api: Api) -> Option<Fault> {
+    let scripted = &app.api(api).scripted;
+    if let Some(fault) = scripted.lock().expect("faults lock").pop_front() {
         return Some(fault);
     }
     let kinds = &inner.options.fault_kinds;
@@ -224,95 +248,79 @@ fn next_fault(inner: &Inner, app: &AppState) -> Option<Fault> {
         .then(|| kinds[rand::random_range(0..kinds.len())])
 }
 
-fn reply(inner: &Inner, app: &AppState, user_ids: &[String], fault: Option<Fault>) -> Decision {
-    let accounts = app.accounts.lock().expect("accounts lock");
-    let default = inner.options.default_account;
-    let mut items: Vec<Value> = user_ids
-        .iter()
-        .map(|id| match accounts.get(id).copied().unwrap_or(default) {
-            SimAccount::Imported => item(id, "Imported"),
-            SimAccount::NotImported => item(id, "NotImported"),
-            SimAccount::ItemError(code) => failed_item(id, code),
-        })
-        .collect();
-    drop(accounts);
-    match fault {
-        None => {}
+fn reply(api: Api, mut lines: Vec<Line>, fault: Option<Fault>) -> Decision {
+    let html = |status, page: &'static str| {
+        (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+    };
+    let response = match fault {
+        None => Json(api.success(lines)).into_response(),
         Some(Fault::Timeout) => return Decision::Hang,
-        Some(Fault::Http502) => {
-            return Decision::Reply(
-                (
-                    StatusCode::BAD_GATEWAY,
-                    [(header::CONTENT_TYPE, "text/html")],
-                    "<html><body>502 Bad Gateway</body></html>",
-                )
-                    .into_response(),
-            )
-        }
-        Some(Fault::NotJson) => {
-            return Decision::Reply(
-                (
-                    [(header::CONTENT_TYPE, "text/html")],
-                    "<html><body>Service busy</body></html>",
-                )
-                    .into_response(),
-            )
-        }
-        Some(Fault::Malformed) => {
-            return Decision::Reply(
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    r#"{"ActionStatus":"OK","ErrorCode":0,"ResultItem":[{"UserID":"#,
-                )
-                    .into_response(),
-            )
-        }
+        Some(Fault::Http502) => html(
+            StatusCode::BAD_GATEWAY,
+            "<html><body>502 Bad Gateway</body></html>",
+        ),
+        Some(Fault::NotJson) => html(StatusCode::OK, "<html><body>Service busy</body></html>"),
+        Some(Fault::Malformed) => json_body(truncated(success_text(api, lines))),
         Some(Fault::Oversized) => {
-            let mut body = serde_json::to_string(&success(items)).expect("JSON");
+            let mut body = success_text(api, lines);
             body.push_str(&" ".repeat(MAX_REPLY_BYTES));
-            return Decision::Reply(
-                ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            );
+            json_body(body)
         }
         Some(Fault::OversizedChunked) => {
-            let head = serde_json::to_string(&success(items)).expect("JSON");
+            let head = success_text(api, lines);
             let padding = Bytes::from(vec![b' '; 64 * 1024]);
             // Padding without end: a client that does not count bytes reads until its timeout.
             let chunks = std::iter::once(Bytes::from(head))
                 .chain(std::iter::repeat(padding))
                 .map(Ok::<_, std::convert::Infallible>);
-            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
-            return Decision::Reply(
-                ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            json_body(axum::body::Body::from_stream(futures_util::stream::iter(
+                chunks,
+            )))
+        }
+        Some(Fault::Code(code)) => envelope(code, "injected failure"),
+        Some(item_fault) => {
+            api.spoil(&mut lines, item_fault);
+            Json(api.success(lines)).into_response()
+        }
+    };
+    Decision::Reply(response)
+}
+
+fn success_text(api: Api, lines: Vec<Line>) -> String {
+    serde_json::to_string(&api.success(lines)).expect("a JSON value always serializes")
+}
+
+fn json_body(body: impl Into<axum::body::Body>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body.into()).into_response()
+}
+
+/// The first half of a reply: never valid JSON, since the object is not closed.
+fn truncated(mut body: String) -> String {
+    let mut cut = body.len() / 2;
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    body.truncate(cut);
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_truncated_reply_is_a_prefix_that_does_not_parse() {
+        for whole in [
+            r#"{"ActionStatus":"OK","QueryResult":[{"To_Account":"a"}]}"#,
+            r#"{"To_Account":"éééé"}"#,
+            "{}",
+        ] {
+            let cut = truncated(whole.to_owned());
+            assert!(whole.starts_with(&cut) && cut.len() < whole.len(), "{cut}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&cut).is_err(),
+                "{cut}"
             );
         }
-        Some(Fault::Code(code)) => return Decision::Reply(envelope(code, "injected failure")),
-        Some(Fault::ItemError) => items[0] = failed_item(&user_ids[0], 70500),
-        Some(Fault::MissingItem) => {
-            items.remove(0);
-        }
-        Some(Fault::ExtraItem) => items.push(item("sim_unrequested_user", "Imported")),
-        Some(Fault::Reorder) => items.reverse(),
-        Some(Fault::Conflict) => {
-            let flipped = match items[0]["AccountStatus"].as_str() {
-                Some("Imported") => "NotImported",
-                _ => "Imported",
-            };
-            items.push(item(&user_ids[0], flipped));
-        }
-        Some(Fault::BadStatus) => items[0] = item(&user_ids[0], "Frozen"),
     }
-    Decision::Reply(Json(success(items)).into_response())
-}
-
-fn success(items: Vec<Value>) -> Value {
-    json!({ "ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", "ResultItem": items })
-}
-
-fn item(user_id: &str, status: &str) -> Value {
-    json!({ "UserID": user_id, "ResultCode": 0, "ResultInfo": "", "AccountStatus": status })
-}
-
-fn failed_item(user_id: &str, code: i64) -> Value {
-    json!({ "UserID": user_id, "ResultCode": code, "ResultInfo": "Err_Sim_Injected" })
 }
