@@ -1,13 +1,13 @@
 //! The demo: a built-in configuration of two apps in two regions, checked against the
 //! simulator started in-process on loopback. Needs no credentials.
 //!
-//! The simulator holds a mix of imported, missing and must-stay-removed accounts and
-//! injects a low rate of transient faults, so every state shows up.
+//! The simulator holds a mix of imported, missing and must-stay-removed accounts, bots
+//! online, push-online and offline, and injects a low rate of transient faults, so every state shows up.
 
 use std::time::Duration;
 
 use crate::config::{self, Config, ConfigError, Sources};
-use crate::sim::{Fault, SimAccount, SimApp, SimOptions, Simulator};
+use crate::sim::{Fault, SimAccount, SimApp, SimOptions, SimPresence, Simulator};
 use crate::tim::Secret;
 
 const PROD_SG: u64 = 1_400_000_001;
@@ -35,6 +35,9 @@ apps:
       - name: removed
         expect: not_imported
         user_ids: [banned_spammer, ex_employee_42]
+      - name: bots-online
+        presence: reachable
+        user_ids: [ops_bot, alert_bot, deploy_bot]
   - name: prod-eu
     sdkappid: 1400000002
     region: frankfurt
@@ -90,6 +93,10 @@ pub async fn start() -> Result<Demo, DemoError> {
     simulator.set_account(PROD_SG, "ex_employee_42", SimAccount::Imported);
     simulator.set_account(PROD_EU, "test_user_1", SimAccount::NotImported);
     simulator.set_account(PROD_EU, "test_user_2", SimAccount::NotImported);
+    // Presence: a bot that is logged out (drift against `reachable`), and one on a phone
+    // whose connection dropped but that push still reaches (no drift).
+    simulator.set_presence(PROD_SG, "deploy_bot", SimPresence::offline());
+    simulator.set_presence(PROD_SG, "alert_bot", SimPresence::push_online());
     // An account the service cannot answer for: always unknown, never "not imported".
     simulator.set_account(PROD_EU, "security_alerts", SimAccount::ItemError(70500));
     let text = DEMO_CONFIG

@@ -7,9 +7,9 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Fault, SimAccount, SimOptions, SimPresence, QUERY_ONLINE_STATUS_PATH};
+use super::{Fault, SimAccount, SimOptions, SimPresence};
 use crate::tim::wire::{CheckRequest, MAX_ITEMS};
-use crate::tim::ACCOUNT_CHECK_PATH;
+use crate::tim::{ACCOUNT_CHECK_PATH, QUERY_ONLINE_STATUS_PATH};
 
 /// The most UserIDs one query_online_status call may carry.
 const MAX_PRESENCE_ITEMS: usize = 500;

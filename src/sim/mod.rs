@@ -23,9 +23,6 @@ pub use fault::Fault;
 use crate::tim::Secret;
 use api::Api;
 
-/// The path of the presence API, relative to the endpoint.
-pub const QUERY_ONLINE_STATUS_PATH: &str = "v4/openim/query_online_status";
-
 /// An app the simulator knows.
 #[derive(Debug, Clone)]
 pub struct SimApp {

@@ -469,9 +469,16 @@ impl Client {
                     Some(Some(ItemOutcome::Failed { code, info })) => Err(Unknown {
                         code: code.map_or_else(|| "bad_status".to_owned(), code_label),
                         message: match (code, endpoint.api) {
-                            (Some(code), Api::AccountCheck) => format!("ResultCode {code}: {info}"),
-                            (Some(code), Api::QueryOnlineStatus) => {
-                                format!("ErrorList code {code}: {info}")
+                            (Some(code), api) => {
+                                let field = match api {
+                                    Api::AccountCheck => "ResultCode",
+                                    Api::QueryOnlineStatus => "ErrorList code",
+                                };
+                                if info.is_empty() {
+                                    format!("{field} {code}")
+                                } else {
+                                    format!("{field} {code}: {info}")
+                                }
                             }
                             (None, _) => "item without a result code".to_owned(),
                         },

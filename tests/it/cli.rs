@@ -190,6 +190,20 @@ async fn demo_once_prints_its_table() {
         assert!(stdout.contains(expected), "{expected} in\n{stdout}");
     }
     assert!(stdout.contains("security_alerts") && stdout.contains("unknown"));
+    // The presence list: one bot offline (drift against reachable), one push-online.
+    assert!(stdout.lines().next().unwrap().contains("PRESENCE"));
+    let row = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains("bots-online") && l.contains(id))
+            .unwrap_or_else(|| panic!("{id} on bots-online in\n{stdout}"))
+            .to_owned()
+    };
+    assert!(row("deploy_bot").contains("PRESENCE DRIFT"), "{stdout}");
+    assert!(
+        row("alert_bot").contains("push_online (reachable)"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

@@ -17,6 +17,9 @@ mod faults;
 /// The Helm chart: lint, the rendered objects against the Kubernetes schemas, pod security
 /// and checksums, the rendered config through `--config.check`, the values schema, the alerts.
 mod helm;
+/// Presence checks: batching at 500, sharing, both rate bounds, faults never offline, the
+/// outputs, and drift that starts and ends.
+mod presence;
 /// A real Prometheus scrapes the daemon; promtool checks a scrape.
 mod prometheus;
 /// The per-app call rate bound, retries included.

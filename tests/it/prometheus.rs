@@ -99,8 +99,16 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
             r#"tim_account_drift{im_app="prod-eu",user_id="security_alerts"}"#,
             0.0,
         ),
-        (r#"sum(tim_account_status)"#, 15.0),
-        (r#"count(tim_account_drift)"#, 15.0),
+        (r#"sum(tim_account_status)"#, 18.0),
+        (r#"count(tim_account_drift)"#, 18.0),
+        (
+            r#"tim_account_presence_drift{im_app="prod-sg",watchlist="bots-online",user_id="deploy_bot"}"#,
+            1.0,
+        ),
+        (
+            r#"tim_account_presence{im_app="prod-sg",user_id="alert_bot",presence="push_online"}"#,
+            1.0,
+        ),
     ];
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut pending: Vec<(&str, f64)> = expectations.to_vec();

@@ -4,12 +4,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use tim_account_exporter::sim::{Fault, SimAccount, SimOptions, SimPresence, SimStats, Simulator};
 use tim_account_exporter::state::Status;
-use tim_account_exporter::sim::{
-    Fault, SimAccount, SimOptions, SimPresence, SimStats, Simulator, QUERY_ONLINE_STATUS_PATH,
-};
 use tim_account_exporter::tim::wire::MAX_REPLY_BYTES;
-use tim_account_exporter::tim::{usersig, ACCOUNT_CHECK_PATH};
+use tim_account_exporter::tim::{usersig, ACCOUNT_CHECK_PATH, QUERY_ONLINE_STATUS_PATH};
 
 use crate::support::*;
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tim_account_exporter::config::{self, AppConfig, Sources};
 use tim_account_exporter::report::{self, AppReport};
 use tim_account_exporter::sim::{SimApp, SimOptions, Simulator};
-use tim_account_exporter::state::{AppState, Status};
+use tim_account_exporter::state::{AppState, PresenceValue, Status};
 use tim_account_exporter::tim::{Attempt, Client, Secret};
 use tim_account_exporter::{cycle, daemon};
 
@@ -48,6 +48,26 @@ pub fn list_yaml(name: &str, expect: &str, ids: &[String]) -> String {
         "      - name: {name}\n        expect: {expect}\n        user_ids: [{}]\n",
         ids.join(", ")
     )
+}
+
+/// A watch list of accounts expected imported that also checks `presence`.
+pub fn presence_list_yaml(name: &str, presence: &str, ids: &[String]) -> String {
+    format!(
+        "{}        presence: {presence}\n",
+        list_yaml(name, "imported", ids)
+    )
+}
+
+/// The presence of `user_id` on `watchlist` in a report; `None` when the list checks none.
+pub fn presence_of(report: &AppReport, watchlist: &str, user_id: &str) -> Option<PresenceValue> {
+    report
+        .accounts
+        .iter()
+        .find(|a| a.watchlist == watchlist && a.user_id == user_id)
+        .unwrap_or_else(|| panic!("{watchlist}/{user_id} is in the report"))
+        .presence
+        .as_ref()
+        .map(|p| p.status)
 }
 
 pub fn ids(prefix: &str, count: usize) -> Vec<String> {
