@@ -4,9 +4,12 @@
 //! Reports calls, cycle duration, the bound (calls / rate_limit), and the most calls the
 //! simulator saw in any one second. Run with `cargo bench --bench cycle`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
+
+use common::spawn_logging_address;
 
 const ACCOUNTS: usize = 30_000;
 const RATE_LIMIT: u32 = 100;
@@ -17,30 +20,19 @@ const KEY: &str = "bench-key-0123456789abcdef";
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_tim-im-sim"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--latency",
-            "50ms",
-            "--rate-limit",
-        ])
-        .arg(RATE_LIMIT.to_string())
-        .arg("--app")
-        .arg(format!("{SDKAPPID}:administrator:{KEY}"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tim-im-sim starts");
-    let mut lines = BufReader::new(sim.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("simulator logs its address")
-            .expect("utf-8");
-        if let Some(rest) = line.split("address=").nth(1) {
-            break rest.split_whitespace().next().expect("address").to_owned();
-        }
-    };
+    let (mut sim, addr) = spawn_logging_address(
+        Command::new(env!("CARGO_BIN_EXE_tim-im-sim"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--latency",
+                "50ms",
+                "--rate-limit",
+            ])
+            .arg(RATE_LIMIT.to_string())
+            .arg("--app")
+            .arg(format!("{SDKAPPID}:administrator:{KEY}")),
+    );
     let ids: String = (0..ACCOUNTS).map(|i| format!("user_{i:06}\n")).collect();
     std::fs::write(dir.path().join("ids.txt"), ids).expect("ids written");
     let config = dir.path().join("config.yaml");

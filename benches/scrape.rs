@@ -4,9 +4,13 @@
 //! Reports the median and 90th percentile time of a scrape, plain and with gzip, the size
 //! of each, and the daemon's resident memory. Run with `cargo bench --bench scrape`.
 
+mod common;
+
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::Command;
+
+use common::spawn_logging_address;
 use std::time::{Duration, Instant};
 
 const APPS: [(&str, u64, &str); 2] = [
@@ -17,24 +21,6 @@ const LISTS_PER_APP: usize = 5;
 const ACCOUNTS_PER_LIST: usize = 1_000;
 const SCRAPES: usize = 200;
 const KEY: &str = "bench-key-0123456789abcdef";
-
-/// Starts `program` and returns it with the address it logs (`address=...`).
-fn spawn_logging_address(command: &mut Command) -> (Child, String) {
-    let mut child = command
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = lines.next().expect("an address is logged").expect("utf-8");
-        if let Some(rest) = line.split("address=").nth(1) {
-            break rest.split_whitespace().next().expect("address").to_owned();
-        }
-    };
-    // Keep draining standard error so the child never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
-}
 
 /// Resident and peak resident memory of a process, in KiB, from /proc.
 fn memory_kib(pid: u32) -> (u64, u64) {

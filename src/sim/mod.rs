@@ -180,6 +180,8 @@ pub struct SimStats {
     pub distinct_randoms: usize,
     /// Requests that carried `Content-Type: application/json`.
     pub json_requests: usize,
+    /// Milliseconds from the first request's arrival to the last's.
+    pub arrival_span_ms: u64,
 }
 
 #[derive(Default)]
@@ -381,6 +383,12 @@ impl Inner {
             max_items: log.max_items,
             distinct_randoms: log.randoms.len(),
             json_requests: log.json_requests,
+            arrival_span_ms: match (log.arrivals.first(), log.arrivals.last()) {
+                (Some(first), Some(last)) => {
+                    u64::try_from(last.duration_since(*first).as_millis()).unwrap_or(u64::MAX)
+                }
+                _ => 0,
+            },
         }
     }
 }
