@@ -293,6 +293,14 @@ fn the_alertmanager_example_is_valid_and_routes_by_severity_and_app() {
             "chat-eu",
             "alertname=TimApiRateLimited severity=warning im_app=prod-eu",
         ),
+        (
+            "pager",
+            "alertname=TimAccountPresenceDrift severity=critical im_app=prod-sg",
+        ),
+        (
+            "chat",
+            "alertname=TimAppPresenceUnknown severity=warning im_app=prod-sg",
+        ),
     ] {
         let mut command = Command::new(&amtool);
         command
@@ -386,7 +394,8 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
     .await;
 
     // Two accounts of one watch list in drift, one of another team's app, and an app whose
-    // checks fail, with one of its accounts unknown (the same cause).
+    // checks fail, with one of its accounts and its presences unknown (the same cause). Two
+    // accounts in presence drift, one of them not imported (its drift page explains it).
     let alert = |name: &str, severity: &str, labels: &[(&str, &str)], summary: &str| {
         let mut all = serde_json::json!({
             "alertname": name, "severity": severity, "job": "tim-account-exporter",
@@ -401,8 +410,26 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
         alert(
             "TimAccountDrift",
             "critical",
-            &[("im_app", app), ("watchlist", "support"), ("user_id", user)],
+            &[
+                ("im_app", app),
+                ("watchlist", "support"),
+                ("user_id", user),
+                ("status", "not_imported"),
+            ],
             &format!("{user} is not_imported in IM app {app}"),
+        )
+    };
+    let presence_drift = |user: &str| {
+        alert(
+            "TimAccountPresenceDrift",
+            "critical",
+            &[
+                ("im_app", "prod-sg"),
+                ("watchlist", "support-online"),
+                ("user_id", user),
+                ("presence", "offline"),
+            ],
+            &format!("{user} is offline in IM app prod-sg"),
         )
     };
     // support_00 is already back: the page must quote an alert still firing.
@@ -430,6 +457,14 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
             ],
             "vip_1 unknown"
         ),
+        alert(
+            "TimAppPresenceUnknown",
+            "warning",
+            &[("im_app", "prod-jp")],
+            "presence unknown"
+        ),
+        presence_drift("support_01"),
+        presence_drift("support_05"),
     ]);
     let response = reqwest::Client::new()
         .post(format!("{base}/api/v2/alerts"))
@@ -451,12 +486,12 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
                 Some((path.clone(), summary.to_owned()))
             })
             .collect();
-        if summaries.len() >= 3 || std::time::Instant::now() > deadline {
+        if summaries.len() >= 4 || std::time::Instant::now() > deadline {
             break summaries;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    // Give a stray notification (a second page, the inhibited warning) time to arrive.
+    // Give a stray notification (a second page, an inhibited alert) time to arrive.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut summaries = summaries;
     summaries.sort();
@@ -464,6 +499,7 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
         summaries,
         [
             ("/pager".to_owned(), "TimAccountDrift prod-sg/support: 2 firing; support_01 is not_imported in IM app prod-sg".to_owned()),
+            ("/pager".to_owned(), "TimAccountPresenceDrift prod-sg/support-online: 1 firing; support_05 is offline in IM app prod-sg".to_owned()),
             ("/pager".to_owned(), "TimAppChecksFailing prod-jp: 1 firing; checks fail".to_owned()),
             ("/pager-eu".to_owned(), "TimAccountDrift prod-eu/support: 1 firing; support_07 is not_imported in IM app prod-eu".to_owned()),
         ]
@@ -471,8 +507,9 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
     let all = received.lock().unwrap().clone();
     assert_eq!(
         all.len(),
-        3,
-        "nothing else was sent, the unknown warning is inhibited: {all:?}"
+        4,
+        "nothing else was sent, the unknown warnings and the presence drift of an account \
+         not imported are inhibited: {all:?}"
     );
 }
 
