@@ -625,8 +625,18 @@ async fn fresh_demo_scrape() -> Scrape {
     Scrape::parse(&text)
 }
 
+/// The presence families. The exporter serves them only for apps with a watch list that
+/// checks presence, which a fresh demo scrape need not have.
+const PRESENCE_FAMILIES: [&str; 4] = [
+    "tim_account_presence",
+    "tim_account_presence_drift",
+    "tim_watchlist_presence_accounts",
+    "tim_watchlist_presence_drift_accounts",
+];
+
 /// Every sample name the exporter serves: its contract families (histograms as their
-/// `_bucket`, `_sum` and `_count` series) and what `scrape` has besides.
+/// `_bucket`, `_sum` and `_count` series), the presence families, and what `scrape` has
+/// besides.
 fn served_names(scrape: &Scrape) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = crate::daemon::GOLDEN
         .iter()
@@ -638,6 +648,7 @@ fn served_names(scrape: &Scrape) -> BTreeSet<String> {
             _ => vec![(*name).to_owned()],
         })
         .collect();
+    names.extend(PRESENCE_FAMILIES.iter().map(|name| (*name).to_owned()));
     names.extend(scrape.samples.iter().map(|s| s.name.clone()));
     names
 }
@@ -699,8 +710,15 @@ async fn the_dashboard_and_the_alert_rules_use_only_metrics_the_exporter_serves(
         "tim_api_retries_total",
         "tim_check_duration_seconds",
         "tim_usersig_expiry_timestamp_seconds",
-    ] {
+    ]
+    .into_iter()
+    .chain(PRESENCE_FAMILIES)
+    {
         assert!(used.contains(name), "the dashboard shows {name}");
+    }
+    // The API panels split by api.
+    for query in queries.iter().filter(|q| q.contains("tim_api_")) {
+        assert!(query.contains("api)") || query.contains("api,"), "{query}");
     }
 
     // An alert on an error code sees its first occurrence only if the code's series is
