@@ -266,6 +266,43 @@ fn every_alert_has_a_severity_an_action_and_tests_firing_and_not_firing() {
     for label in ["im_app", "watchlist", "user_id"] {
         assert!(summary.contains(&format!("$labels.{label}")), "{summary}");
     }
+
+    let rule = |name: &str| {
+        rules
+            .iter()
+            .find(|rule| rule["alert"] == name)
+            .unwrap_or_else(|| panic!("the alert {name}"))
+    };
+    // Presence drift waits out a reconnect (the service sees a dead connection after about
+    // 400 s) and holds through a brief one, and says which presence it found.
+    let presence = rule("TimAccountPresenceDrift");
+    assert_eq!(presence["for"], "10m");
+    assert_eq!(presence["keep_firing_for"], "15m");
+    assert_eq!(presence["labels"]["severity"], "critical");
+    let summary = presence["annotations"]["summary"].as_str().unwrap();
+    for label in ["im_app", "watchlist", "user_id", "presence"] {
+        assert!(summary.contains(&format!("$labels.{label}")), "{summary}");
+    }
+    // Unknown presence of a whole app stays silent while the app's checks fail as a whole.
+    let unknown = rule("TimAppPresenceUnknown");
+    assert_eq!(unknown["labels"]["severity"], "warning");
+    let expr = unknown["expr"].as_str().unwrap();
+    let failing = rule("TimAppChecksFailing")["expr"].as_str().unwrap();
+    let (_, unless) = expr.split_once("unless").expect("unless");
+    let squeeze = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(squeeze(unless).contains(&squeeze(failing)), "{expr}");
+    // The API alerts are per api and say which.
+    for name in [
+        "TimApiRateLimited",
+        "TimApiPermissionDenied",
+        "TimApiLatencyHigh",
+    ] {
+        let api = rule(name);
+        let expr = api["expr"].as_str().unwrap();
+        assert!(!expr.contains("without (api)"), "{name}: {expr}");
+        let summary = api["annotations"]["summary"].as_str().unwrap();
+        assert!(summary.contains("$labels.api"), "{name}: {summary}");
+    }
 }
 
 #[test]
