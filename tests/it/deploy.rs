@@ -266,6 +266,43 @@ fn every_alert_has_a_severity_an_action_and_tests_firing_and_not_firing() {
     for label in ["im_app", "watchlist", "user_id"] {
         assert!(summary.contains(&format!("$labels.{label}")), "{summary}");
     }
+
+    let rule = |name: &str| {
+        rules
+            .iter()
+            .find(|rule| rule["alert"] == name)
+            .unwrap_or_else(|| panic!("the alert {name}"))
+    };
+    // Presence drift waits out a reconnect (the service sees a dead connection after about
+    // 400 s) and holds through a brief one, and says which presence it found.
+    let presence = rule("TimAccountPresenceDrift");
+    assert_eq!(presence["for"], "10m");
+    assert_eq!(presence["keep_firing_for"], "15m");
+    assert_eq!(presence["labels"]["severity"], "critical");
+    let summary = presence["annotations"]["summary"].as_str().unwrap();
+    for label in ["im_app", "watchlist", "user_id", "presence"] {
+        assert!(summary.contains(&format!("$labels.{label}")), "{summary}");
+    }
+    // Unknown presence of a whole app stays silent while the app's checks fail as a whole.
+    let unknown = rule("TimAppPresenceUnknown");
+    assert_eq!(unknown["labels"]["severity"], "warning");
+    let expr = unknown["expr"].as_str().unwrap();
+    let failing = rule("TimAppChecksFailing")["expr"].as_str().unwrap();
+    let (_, unless) = expr.split_once("unless").expect("unless");
+    let squeeze = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(squeeze(unless).contains(&squeeze(failing)), "{expr}");
+    // The API alerts are per api and say which.
+    for name in [
+        "TimApiRateLimited",
+        "TimApiPermissionDenied",
+        "TimApiLatencyHigh",
+    ] {
+        let api = rule(name);
+        let expr = api["expr"].as_str().unwrap();
+        assert!(!expr.contains("without (api)"), "{name}: {expr}");
+        let summary = api["annotations"]["summary"].as_str().unwrap();
+        assert!(summary.contains("$labels.api"), "{name}: {summary}");
+    }
 }
 
 #[test]
@@ -292,6 +329,14 @@ fn the_alertmanager_example_is_valid_and_routes_by_severity_and_app() {
         (
             "chat-eu",
             "alertname=TimApiRateLimited severity=warning im_app=prod-eu",
+        ),
+        (
+            "pager",
+            "alertname=TimAccountPresenceDrift severity=critical im_app=prod-sg",
+        ),
+        (
+            "chat",
+            "alertname=TimAppPresenceUnknown severity=warning im_app=prod-sg",
         ),
     ] {
         let mut command = Command::new(&amtool);
@@ -386,7 +431,8 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
     .await;
 
     // Two accounts of one watch list in drift, one of another team's app, and an app whose
-    // checks fail, with one of its accounts unknown (the same cause).
+    // checks fail, with one of its accounts and its presences unknown (the same cause). Two
+    // accounts in presence drift, one of them not imported (its drift page explains it).
     let alert = |name: &str, severity: &str, labels: &[(&str, &str)], summary: &str| {
         let mut all = serde_json::json!({
             "alertname": name, "severity": severity, "job": "tim-account-exporter",
@@ -401,8 +447,26 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
         alert(
             "TimAccountDrift",
             "critical",
-            &[("im_app", app), ("watchlist", "support"), ("user_id", user)],
+            &[
+                ("im_app", app),
+                ("watchlist", "support"),
+                ("user_id", user),
+                ("status", "not_imported"),
+            ],
             &format!("{user} is not_imported in IM app {app}"),
+        )
+    };
+    let presence_drift = |user: &str| {
+        alert(
+            "TimAccountPresenceDrift",
+            "critical",
+            &[
+                ("im_app", "prod-sg"),
+                ("watchlist", "support-online"),
+                ("user_id", user),
+                ("presence", "offline"),
+            ],
+            &format!("{user} is offline in IM app prod-sg"),
         )
     };
     // support_00 is already back: the page must quote an alert still firing.
@@ -430,6 +494,14 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
             ],
             "vip_1 unknown"
         ),
+        alert(
+            "TimAppPresenceUnknown",
+            "warning",
+            &[("im_app", "prod-jp")],
+            "presence unknown"
+        ),
+        presence_drift("support_01"),
+        presence_drift("support_05"),
     ]);
     let response = reqwest::Client::new()
         .post(format!("{base}/api/v2/alerts"))
@@ -451,12 +523,12 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
                 Some((path.clone(), summary.to_owned()))
             })
             .collect();
-        if summaries.len() >= 3 || std::time::Instant::now() > deadline {
+        if summaries.len() >= 4 || std::time::Instant::now() > deadline {
             break summaries;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    // Give a stray notification (a second page, the inhibited warning) time to arrive.
+    // Give a stray notification (a second page, an inhibited alert) time to arrive.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut summaries = summaries;
     summaries.sort();
@@ -464,6 +536,7 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
         summaries,
         [
             ("/pager".to_owned(), "TimAccountDrift prod-sg/support: 2 firing; support_01 is not_imported in IM app prod-sg".to_owned()),
+            ("/pager".to_owned(), "TimAccountPresenceDrift prod-sg/support-online: 1 firing; support_05 is offline in IM app prod-sg".to_owned()),
             ("/pager".to_owned(), "TimAppChecksFailing prod-jp: 1 firing; checks fail".to_owned()),
             ("/pager-eu".to_owned(), "TimAccountDrift prod-eu/support: 1 firing; support_07 is not_imported in IM app prod-eu".to_owned()),
         ]
@@ -471,8 +544,9 @@ async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
     let all = received.lock().unwrap().clone();
     assert_eq!(
         all.len(),
-        3,
-        "nothing else was sent, the unknown warning is inhibited: {all:?}"
+        4,
+        "nothing else was sent, the unknown warnings and the presence drift of an account \
+         not imported are inhibited: {all:?}"
     );
 }
 
@@ -662,8 +736,15 @@ async fn the_dashboard_and_the_alert_rules_use_only_metrics_the_exporter_serves(
         "tim_api_retries_total",
         "tim_check_duration_seconds",
         "tim_usersig_expiry_timestamp_seconds",
-    ] {
+    ]
+    .into_iter()
+    .chain(crate::daemon::PRESENCE_FAMILIES)
+    {
         assert!(used.contains(name), "the dashboard shows {name}");
+    }
+    // The API panels split by api.
+    for query in queries.iter().filter(|q| q.contains("tim_api_")) {
+        assert!(query.contains("api)") || query.contains("api,"), "{query}");
     }
 
     // An alert on an error code sees its first occurrence only if the code's series is

@@ -142,7 +142,7 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
             .flatten()
             .flat_map(|group| group["rules"].as_array().into_iter().flatten())
             .collect();
-        assert_eq!(rules.len(), 11, "the rules are loaded");
+        assert_eq!(rules.len(), 13, "the rules are loaded");
         for rule in &rules {
             assert_ne!(rule["health"], "err", "{rule}");
         }
