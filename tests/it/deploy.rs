@@ -767,7 +767,14 @@ async fn the_dashboard_and_the_alert_rules_use_only_metrics_the_exporter_serves(
                     // One series per API the app calls (the demo's prod-sg calls both).
                     let series =
                         scrape.find("tim_api_errors_total", &[("im_app", app), ("code", code)]);
-                    assert!(!series.is_empty(), "{code} of {app} is served");
+                    let apis = scrape
+                        .find("tim_api_requests_total", &[("im_app", app)])
+                        .len();
+                    assert_eq!(
+                        series.len(),
+                        apis,
+                        "{code} of {app} is served for every api"
+                    );
                     for sample in series {
                         assert_eq!(
                             sample.value, 0.0,
