@@ -36,6 +36,23 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time (user and system) a process has used so far, in milliseconds, from /proc.
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat")
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    // /proc counts in clock ticks, 100 per second on Linux.
+    ticks * 10.0
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -107,6 +124,7 @@ async fn main() {
         let mut times = Vec::with_capacity(SCRAPES);
         let mut size = 0;
         let mut series = 0;
+        let cpu_before = cpu_ms(exporter.id());
         for _ in 0..SCRAPES {
             let mut request = http.get(format!("{base}/metrics"));
             if gzip {
@@ -136,6 +154,7 @@ async fn main() {
                 .filter(|l| l.starts_with("tim_account_status{"))
                 .count();
         }
+        let cpu_per_scrape = (cpu_ms(exporter.id()) - cpu_before) / SCRAPES as f64;
         times.sort_by(f64::total_cmp);
         results.push((
             gzip,
@@ -143,6 +162,7 @@ async fn main() {
             percentile(&times, 0.9),
             size,
             series,
+            cpu_per_scrape,
         ));
     }
     let (rss, peak) = memory_kib(exporter.id());
@@ -153,14 +173,14 @@ async fn main() {
 
     let accounts = APPS.len() * LISTS_PER_APP * ACCOUNTS_PER_LIST;
     println!("accounts                      {accounts}");
-    for (gzip, median, p90, size, series) in results {
+    for (gzip, median, p90, size, series, cpu) in results {
         assert_eq!(
             series,
             accounts * 3,
             "every account has its three status series"
         );
         println!(
-            "scrape {:<5} over {SCRAPES} runs    median {median:.1} ms, p90 {p90:.1} ms, body {:.2} MiB (target: median under 50 ms)",
+            "scrape {:<5} over {SCRAPES} runs    median {median:.1} ms, p90 {p90:.1} ms, body {:.2} MiB, exporter CPU {cpu:.1} ms per scrape (target: median under 50 ms)",
             if gzip { "gzip" } else { "plain" },
             size as f64 / 1_048_576.0,
         );
