@@ -153,20 +153,12 @@ impl Families {
         );
         for (list, counts) in config.watchlists.iter().zip(&data.counts) {
             let list_labels = [app[0], app[1], ("watchlist", list.name.as_str())];
-            for status in Status::ALL {
-                self.push(
-                    "tim_watchlist_accounts",
-                    gauge(
-                        &[
-                            list_labels[0],
-                            list_labels[1],
-                            list_labels[2],
-                            ("status", status.as_str()),
-                        ],
-                        counts.status(status) as f64,
-                    ),
-                );
-            }
+            self.push_per_value(
+                "tim_watchlist_accounts",
+                list_labels,
+                "status",
+                Status::ALL.map(|status| (status.as_str(), counts.status(status))),
+            );
             self.push(
                 "tim_watchlist_drift_accounts",
                 gauge(&list_labels, counts.drift as f64),
@@ -174,20 +166,12 @@ impl Families {
             let Some(presence) = &counts.presence else {
                 continue;
             };
-            for value in PresenceValue::ALL {
-                self.push(
-                    "tim_watchlist_presence_accounts",
-                    gauge(
-                        &[
-                            list_labels[0],
-                            list_labels[1],
-                            list_labels[2],
-                            ("presence", value.as_str()),
-                        ],
-                        presence.value(value) as f64,
-                    ),
-                );
-            }
+            self.push_per_value(
+                "tim_watchlist_presence_accounts",
+                list_labels,
+                "presence",
+                PresenceValue::ALL.map(|value| (value.as_str(), presence.value(value))),
+            );
             self.push(
                 "tim_watchlist_presence_drift_accounts",
                 gauge(&list_labels, presence.drift as f64),
@@ -205,6 +189,23 @@ impl Families {
             self.push(
                 "tim_account_errors_total",
                 counter(&[app[0], app[1], ("code", code)], *count),
+            );
+        }
+    }
+
+    /// Adds one count per value of `label` to a watch list's family.
+    fn push_per_value<const N: usize>(
+        &mut self,
+        family: &'static str,
+        list_labels: [(&str, &str); 3],
+        label: &str,
+        counts: [(&str, usize); N],
+    ) {
+        for (value, count) in counts {
+            let [app, region, list] = list_labels;
+            self.push(
+                family,
+                gauge(&[app, region, list, (label, value)], count as f64),
             );
         }
     }
