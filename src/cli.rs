@@ -109,9 +109,14 @@ pub async fn run(args: Args) -> u8 {
             .iter()
             .map(|a| a.distinct_user_ids().len())
             .sum();
+        let presence: usize = config
+            .apps
+            .iter()
+            .map(|a| a.presence_user_ids().len())
+            .sum();
         let lists: usize = config.apps.iter().map(|a| a.watchlists.len()).sum();
         println!(
-            "configuration is valid: apps: {}, watch lists: {lists}, distinct accounts: {accounts}",
+            "configuration is valid: apps: {}, watch lists: {lists}, distinct accounts: {accounts}, with presence: {presence}",
             config.apps.len()
         );
         return output::EXIT_OK;
