@@ -1,20 +1,20 @@
 //! Presence checks (query_online_status) against the simulator: batching at 500 and one
 //! question per UserID, both APIs' rate bounds at once, every fault kind never reading as
-//! offline, the JSON, table, page and metrics, and drift that starts and ends.
+//! offline, the 70050 lock-out shared with account_check, the JSON, table, page and
+//! metrics, and drift that starts and ends.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use tim_account_exporter::config::AppConfig;
 use tim_account_exporter::sim::{Fault, SimAccount, SimOptions, SimPresence, Simulator};
-use tim_account_exporter::state::PresenceValue;
+use tim_account_exporter::state::{PresenceValue, Status};
 
 use crate::daemon::{golden, served_families};
 use crate::support::*;
 
-fn presence_app(
-    sim: &Simulator,
-    settings: &str,
-    lists: &str,
-) -> std::sync::Arc<tim_account_exporter::config::AppConfig> {
+/// One app against `sim` with these settings and watch lists.
+fn presence_app(sim: &Simulator, settings: &str, lists: &str) -> Arc<AppConfig> {
     app_config(&app_yaml(&sim.endpoint(), settings, lists))
 }
 
@@ -162,11 +162,7 @@ async fn no_fault_ever_reads_as_offline() {
         );
         // Import status is asked apart and is untouched by a presence fault.
         for user in &users {
-            assert_eq!(
-                status_of(&report, user),
-                tim_account_exporter::state::Status::Imported,
-                "{fault}"
-            );
+            assert_eq!(status_of(&report, user), Status::Imported, "{fault}");
         }
     }
 }
@@ -185,10 +181,7 @@ async fn an_account_never_imported_is_offline_and_not_imported() {
         presence_of(&report, "bots", "ghost"),
         Some(PresenceValue::Offline)
     );
-    assert_eq!(
-        status_of(&report, "ghost"),
-        tim_account_exporter::state::Status::NotImported
-    );
+    assert_eq!(status_of(&report, "ghost"), Status::NotImported);
     let ghost = report
         .accounts
         .iter()
@@ -541,4 +534,38 @@ async fn config_check_counts_the_accounts_with_presence() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("apps: 1, watch lists: 2, distinct accounts: 7, with presence: 3"));
+}
+
+/// 70050 from query_online_status stops the app's calls to both APIs, as from
+/// account_check: they share the admin's UserSig.
+#[tokio::test]
+async fn a_70050_lockout_from_presence_stops_both_apis() {
+    let sim = start_sim().await;
+    sim.push_presence_faults(SDKAPPID, [Fault::Code(70050)]);
+    let app = presence_app(
+        &sim,
+        "    retries: 3\n",
+        &presence_list_yaml("bots", "online", &["alice".into()]),
+    );
+    let client = client(&app);
+    let first = run_with(&app, &client).await;
+    assert_eq!(
+        sim.presence_stats(SDKAPPID).requests,
+        1,
+        "70050 is not retried"
+    );
+    assert_eq!(
+        presence_of(&first, "bots", "alice"),
+        Some(PresenceValue::Unknown)
+    );
+    let import_calls = sim.stats(SDKAPPID).requests;
+    let second = run_with(&app, &client).await;
+    assert!(second.attempts.is_empty(), "{:?}", second.attempts);
+    assert_eq!(sim.presence_stats(SDKAPPID).requests, 1);
+    assert_eq!(sim.stats(SDKAPPID).requests, import_calls);
+    assert_eq!(
+        presence_of(&second, "bots", "alice"),
+        Some(PresenceValue::Unknown)
+    );
+    assert_eq!(status_of(&second, "alice"), Status::Unknown);
 }
