@@ -74,10 +74,27 @@ async fn each_api_keeps_its_own_rate_bound_at_the_same_time() {
         "    rate_limit: 10\n    presence_rate_limit: 2\n    interval: 20s\n",
         &presence_list_yaml("bots", "online", &ids("u", 3000)),
     );
-    let report = run_cycle(&app).await;
+    // The bound is on when calls start. A cold client's first calls reach the server later
+    // than the rest (connection set-up), which can put one call too many in the first
+    // second as the server counts (the README says so). The pacing is measured warm: one
+    // call of each API first, then the cycle with the same client.
+    let client = client(&app);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let one = ["warm".to_owned()];
+    tokio::join!(
+        client.check(&one, deadline),
+        client.presence(&one, deadline)
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sim.reset_stats(SDKAPPID);
+    let report = run_with(&app, &client).await;
     assert!(report.success, "{:?}", report.attempts);
     let (import, presence) = (sim.stats(SDKAPPID), sim.presence_stats(SDKAPPID));
-    assert_eq!((import.requests, presence.requests), (30, 6));
+    assert_eq!(
+        (import.requests, presence.requests),
+        (30, 6),
+        "{import:?} {presence:?}"
+    );
     assert!(import.max_requests_in_one_second <= 10, "{import:?}");
     assert!(presence.max_requests_in_one_second <= 2, "{presence:?}");
     assert_eq!(import.error_codes.get(&60007), None, "{import:?}");
@@ -101,13 +118,20 @@ async fn presence_retries_count_against_its_rate() {
     sim.push_presence_faults(SDKAPPID, [Fault::Http502; 4]);
     let app = presence_app(
         &sim,
-        "    presence_rate_limit: 2\n    retries: 5\n    interval: 20s\n",
+        "    presence_rate_limit: 2\n    rate_limit: 2\n    retries: 5\n    interval: 20s\n",
         &presence_list_yaml("bots", "online", &ids("u", 1000)),
     );
+    // account_check is paced slowly too: a burst of its calls opening connections would
+    // delay some presence calls' arrival and bunch them at the simulator (the bound is on
+    // when calls start; see the README on pacing).
     let report = run_cycle(&app).await;
     assert!(report.success, "{:?}", report.attempts);
     let presence = sim.presence_stats(SDKAPPID);
-    assert_eq!(presence.requests, 6, "2 calls and 4 retries");
+    assert_eq!(
+        presence.requests, 6,
+        "2 calls and 4 retries: {:?} {presence:?}",
+        report.attempts
+    );
     assert!(presence.max_requests_in_one_second <= 2, "{presence:?}");
     assert_eq!(presence.error_codes.get(&60007), None, "{presence:?}");
 }
