@@ -224,3 +224,47 @@ impl Account {
         self.import.latest.is_ok() && self.presence.as_ref().is_none_or(|p| p.latest.is_ok())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_presence_drift_rule() {
+        use PresenceExpect::{Online, Reachable};
+        for (value, expected, drift) in [
+            (PresenceValue::Online, Online, false),
+            (PresenceValue::PushOnline, Online, true),
+            (PresenceValue::Offline, Online, true),
+            (PresenceValue::Unknown, Online, false),
+            (PresenceValue::Online, Reachable, false),
+            (PresenceValue::PushOnline, Reachable, false),
+            (PresenceValue::Offline, Reachable, true),
+            (PresenceValue::Unknown, Reachable, false),
+        ] {
+            assert_eq!(
+                value.drifts_from(expected),
+                drift,
+                "{value:?} against {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_import_drift_rule() {
+        for (status, expected, drift) in [
+            (Status::Imported, Expect::Imported, false),
+            (Status::NotImported, Expect::Imported, true),
+            (Status::Unknown, Expect::Imported, false),
+            (Status::Imported, Expect::NotImported, true),
+            (Status::NotImported, Expect::NotImported, false),
+            (Status::Unknown, Expect::NotImported, false),
+        ] {
+            assert_eq!(
+                status.drifts_from(expected),
+                drift,
+                "{status:?} against {expected:?}"
+            );
+        }
+    }
+}

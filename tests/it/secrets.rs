@@ -45,7 +45,7 @@ async fn no_secret_in_logs_or_output_at_trace_level() {
     let yaml = app_yaml(
         &sim.endpoint(),
         "    interval: 4s\n    timeout: 1s\n    retries: 3\n",
-        &list_yaml("vip", "imported", &ids("u", 150)),
+        &presence_list_yaml("vip", "online", &ids("u", 150)),
     );
     let (_dir, path) = write_config(&yaml);
     let mut printed = String::new();
@@ -60,6 +60,11 @@ async fn no_secret_in_logs_or_output_at_trace_level() {
                     Fault::NotJson,
                     Fault::Code(70403),
                 ],
+            );
+            // The presence API's failures and UserSig renewals are logged too.
+            sim.push_presence_faults(
+                SDKAPPID,
+                [Fault::Code(70001), Fault::Http502, Fault::Malformed],
             );
             let out = run_exporter(vec![
                 "--config.file".into(),
@@ -88,6 +93,7 @@ async fn no_secret_in_logs_or_output_at_trace_level() {
     );
     assert!(printed.contains("attempt failed"), "{printed}");
     assert!(printed.contains("api=account_check"), "{printed}");
+    assert!(printed.contains("api=query_online_status"), "{printed}");
 }
 
 #[tokio::test]
@@ -164,7 +170,7 @@ async fn no_secret_in_what_the_daemon_serves_or_logs() {
     let yaml = app_yaml(
         &sim.endpoint(),
         "    interval: 2s\n    timeout: 1s\n    retries: 3\n",
-        &list_yaml("vip", "imported", &ids("u", 150)),
+        &presence_list_yaml("vip", "online", &ids("u", 150)),
     );
     let (_dir, path) = write_config(&yaml);
     sim.push_faults(
@@ -176,6 +182,7 @@ async fn no_secret_in_what_the_daemon_serves_or_logs() {
             Fault::Code(70403),
         ],
     );
+    sim.push_presence_faults(SDKAPPID, [Fault::Code(70001), Fault::Code(70403)]);
     let config = path.display().to_string();
     let mut daemon = DaemonProcess::start(&["--config.file", &config, "--log.level", "trace"]);
     get_until(
