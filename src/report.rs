@@ -49,8 +49,10 @@ pub struct AccountReport {
     pub expected: Expect,
     /// Why the status is unknown; `None` when it is known.
     pub error: Option<Unknown>,
-    /// When the status began, where that was seen.
+    /// When the known status last changed, where that was seen.
     pub since: Option<SystemTime>,
+    /// While the status is unknown: since when, where a known status was lost.
+    pub unknown_since: Option<SystemTime>,
     /// When the account was first checked; `None` before.
     pub first_checked: Option<SystemTime>,
     /// `None` when the watch list does not check presence.
@@ -63,7 +65,10 @@ pub struct PresenceReport {
     pub status: PresenceValue,
     pub expected: PresenceExpect,
     pub error: Option<Unknown>,
+    /// When the known presence last changed, where that was seen.
     pub since: Option<SystemTime>,
+    /// While the presence is unknown: since when, where a known presence was lost.
+    pub unknown_since: Option<SystemTime>,
     /// When presence was first checked; `None` before.
     pub first_checked: Option<SystemTime>,
     pub platforms: Vec<Platform>,
@@ -131,6 +136,7 @@ pub fn build(data: &AppData) -> AppReport {
                         expected,
                         error: presence.error().cloned(),
                         since: presence.since(),
+                        unknown_since: presence.unknown_since(),
                         first_checked: presence.first_checked,
                         platforms: account.platforms.clone(),
                     });
@@ -141,6 +147,7 @@ pub fn build(data: &AppData) -> AppReport {
                 expected: list.expect,
                 error: account.import.error().cloned(),
                 since: account.import.since(),
+                unknown_since: account.import.unknown_since(),
                 first_checked: account.import.first_checked,
                 presence,
             });

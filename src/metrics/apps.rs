@@ -24,7 +24,7 @@ const FAMILIES: [(&str, MetricType, &str); 18] = [
     ("tim_app_info", MetricType::GAUGE,
      "Information about an IM app checked in the background every interval; always 1."),
     ("tim_check_success", MetricType::GAUGE,
-     "1 when the app's latest background check cycle (run every interval) got a status for every account, else 0."),
+     "1 when the app's latest background check cycle (run every interval) got a status (and, where a watch list asks, a presence) for every account, else 0."),
     ("tim_check_last_success_timestamp_seconds", MetricType::GAUGE,
      "Unix time at the end of the app's latest background check cycle with tim_check_success 1; 0 until there is one."),
     ("tim_check_duration_seconds", MetricType::GAUGE,

@@ -101,10 +101,10 @@ impl From<Option<PresenceStatus>> for PresenceValue {
 
 /// The latest result of one check of one account, and since when it is so.
 ///
-/// `since` is when the current value began, where this run saw it begin: a known value
-/// lasts across checks that gave no value (an API failure does not restart it), and an
-/// unknown value begins when a known one is lost. A value held since the first check has
-/// no `since`: it may be years old.
+/// `since` is when the known value last changed, where this run saw it change: checks that
+/// gave no value (an API failure) neither move nor clear it. A value held since the first
+/// check has no `since`: it may be years old. `unknown_since` is when the latest run of
+/// failed checks began, after a known value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed<K> {
     /// The latest result: a value, or why there is none.
@@ -143,10 +143,15 @@ impl<K: Copy + Eq> Observed<K> {
         self.latest.as_ref().err()
     }
 
-    /// Since when the current value (or its absence) holds, where a beginning was seen.
+    /// When the known value last changed, where that was seen.
     pub fn since(&self) -> Option<SystemTime> {
+        self.known_since
+    }
+
+    /// While the latest check gave no value: since when, where a known value was lost.
+    pub fn unknown_since(&self) -> Option<SystemTime> {
         match self.latest {
-            Ok(_) => self.known_since,
+            Ok(_) => None,
             Err(_) => self.unknown_since,
         }
     }

@@ -435,8 +435,14 @@ fn presence_since_moves_on_change_and_not_on_failure() {
     assert_eq!(drift, 1);
     let (since, drift) = run(Err(unknown("timeout", false)));
     assert_eq!(drift, 0, "unknown is never drift");
+    assert_eq!(since, offline_since, "a failure does not move since");
+    let unknown_since = app.lock().accounts["ops_bot"]
+        .presence
+        .as_ref()
+        .unwrap()
+        .unknown_since();
     assert!(
-        since >= offline_since,
+        unknown_since >= offline_since,
         "unknown begins when offline is lost"
     );
     let (since, drift) = run(presence(PresenceStatus::Offline));

@@ -486,7 +486,12 @@ impl Client {
                     }),
                     Some(Some(ItemOutcome::BadStatus(status))) => Err(Unknown {
                         code: "bad_status".to_owned(),
-                        message: format!("unknown {} {status:?}", endpoint.api.status_field()),
+                        message: match status {
+                            Some(status) => {
+                                format!("unknown {} {status:?}", endpoint.api.status_field())
+                            }
+                            None => format!("no {} in the item", endpoint.api.status_field()),
+                        },
                         in_reply: true,
                     }),
                     Some(None) => Err(Unknown {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
 use crate::metrics::{REVISION, VERSION};
-use crate::report::{AccountReport, AppReport, Summary};
+use crate::report::{AccountReport, AppReport, PresenceReport, Summary};
 use crate::state::{PresenceValue, Status};
 
 /// The most accounts listed under "needs attention"; the rest are counted.
@@ -206,6 +206,24 @@ fn watchlists_table(page: &mut String, report: &AppReport) {
     page.push_str("</table>\n");
 }
 
+/// A presence as shown: the value, the expectation, and the platforms the service named.
+fn presence_text(presence: &PresenceReport) -> String {
+    let mut text = format!(
+        "{} (expected {})",
+        presence.status.as_str(),
+        presence.expected
+    );
+    if !presence.platforms.is_empty() {
+        let platforms: Vec<String> = presence
+            .platforms
+            .iter()
+            .map(|p| format!("{}: {}", p.platform, p.status))
+            .collect();
+        text.push_str(&format!("; {}", platforms.join(", ")));
+    }
+    text
+}
+
 /// The reason a row needs attention: drift of each kind, else why a result is unknown.
 fn reasons(account: &AccountReport) -> String {
     let mut reasons = Vec::new();
@@ -233,9 +251,16 @@ fn attention_table(page: &mut String, reports: &[AppReport]) {
             .filter(|a| a.needs_attention())
             .map(move |a| (report, a))
     });
-    page.push_str(
+    let with_presence = reports.iter().any(AppReport::checks_presence);
+    let _ = writeln!(
+        page,
         "<h2>Needs attention</h2>\n<table><tr><th>App</th><th>Watch list</th><th>UserID</th>\
-         <th>Status</th><th>Expected</th><th>Presence</th><th>Since</th><th>Reason</th></tr>\n",
+         <th>Status</th><th>Expected</th>{}<th>Since</th><th>Reason</th></tr>",
+        if with_presence {
+            "<th>Presence</th>"
+        } else {
+            ""
+        }
     );
     let mut total = 0;
     for (report, account) in accounts {
@@ -245,19 +270,34 @@ fn attention_table(page: &mut String, reports: &[AppReport]) {
         }
         // The row's state is its drift or unknown result; its age is that result's.
         let import_attention = account.drift() || account.status == Status::Unknown;
-        let presence_cell = account.presence.as_ref().map_or_else(
-            || "<td>-</td>".to_owned(),
-            |p| {
-                cell(
-                    &format!("{} (expected {})", p.status.as_str(), p.expected),
-                    p.drift(),
-                    p.status == PresenceValue::Unknown,
-                )
-            },
-        );
+        let presence_cell = match &account.presence {
+            _ if !with_presence => String::new(),
+            None => "<td>-</td>".to_owned(),
+            Some(p) => cell(
+                &html(&presence_text(p)),
+                p.drift(),
+                p.status == PresenceValue::Unknown,
+            ),
+        };
+        // The age of the state the row is about: an unknown result's since it was lost,
+        // a known one's since it last changed.
         let (since, first_checked) = match &account.presence {
-            Some(p) if !import_attention => (p.since, p.first_checked),
-            _ => (account.since, account.first_checked),
+            Some(p) if !import_attention => (
+                if p.status == PresenceValue::Unknown {
+                    p.unknown_since
+                } else {
+                    p.since
+                },
+                p.first_checked,
+            ),
+            _ => (
+                if account.status == Status::Unknown {
+                    account.unknown_since
+                } else {
+                    account.since
+                },
+                account.first_checked,
+            ),
         };
         let _ = writeln!(
             page,

@@ -739,6 +739,10 @@ async fn the_page_and_the_json_show_the_latest_cycle() {
         !page.contains("http://") && !page.contains("<script"),
         "no external assets"
     );
+    assert!(
+        !page.contains("Presence"),
+        "no presence column or totals when no list checks presence"
+    );
 
     let (status, json) = daemon.get("/api/v1/status").await;
     assert_eq!(status, 200);

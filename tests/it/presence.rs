@@ -393,7 +393,7 @@ async fn the_daemon_serves_presence_in_metrics_json_and_page() {
     assert!(page.contains("Presence: in drift:"), "{page}");
     // Every account in presence drift or unknown is in "Needs attention", with why.
     for id in ["alice", "bob", "carol", "dave"] {
-        let shown = format!(">{} (expected online)<", expected(id));
+        let shown = format!(">{} (expected online)", expected(id));
         assert_eq!(
             page.contains(&shown),
             expected(id) != "online",
@@ -401,6 +401,12 @@ async fn the_daemon_serves_presence_in_metrics_json_and_page() {
         );
     }
     assert!(page.contains("presence expected online"), "{page}");
+    if expected("carol") == "push_online" {
+        assert!(
+            page.contains("push_online (expected online); iPhone: push_online"),
+            "the platforms are shown: {page}"
+        );
+    }
     daemon.stop().await;
 }
 
