@@ -44,14 +44,18 @@ pub struct Args {
     /// Use the built-in demo configuration against a simulator on loopback.
     #[arg(long)]
     pub demo: bool,
-    /// The address to serve /metrics, the status page and the API on; `:9731` means every
-    /// interface, port 0 picks a free port.
+    /// An address to serve /metrics, the status page and the API on; repeat it to serve on
+    /// several. `:9731` means every interface, port 0 picks a free port.
     #[arg(
         long = "web.listen-address",
         value_name = "[HOST]:PORT",
         default_value = ":9731"
     )]
-    pub listen_address: String,
+    pub listen_addresses: Vec<String>,
+    /// Serve on the sockets systemd passes (socket activation) instead of
+    /// --web.listen-address.
+    #[arg(long = "web.systemd-socket")]
+    pub systemd_socket: bool,
     /// Only log messages at or above this level.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
@@ -154,24 +158,34 @@ async fn serve(args: &Args, source: ConfigSource, config: Config, demo: bool) ->
             return EXIT_USAGE;
         }
     };
-    let listener = match crate::web::bind(&args.listen_address).await {
-        Ok(listener) => listener,
+    let listeners = if args.systemd_socket {
+        crate::web::systemd_sockets()
+    } else {
+        crate::web::bind_all(&args.listen_addresses).await
+    };
+    let listeners = match listeners {
+        Ok(listeners) => listeners,
         Err(e) => {
-            eprintln!("cannot listen on {}: {e}", args.listen_address);
-            tracing::error!(address = %args.listen_address, error = %e, "cannot listen");
+            eprintln!("{e}");
+            tracing::error!(error = %e, "cannot listen");
             return EXIT_USAGE;
         }
     };
-    let address = listener
-        .local_addr()
-        .map_or_else(|_| args.listen_address.clone(), |a| a.to_string());
-    tracing::info!(address = %address, version = crate::metrics::VERSION, "listening");
+    for listener in &listeners {
+        let address = listener
+            .local_addr()
+            .map_or_else(|e| e.to_string(), |a| a.to_string());
+        tracing::info!(address = %address, version = crate::metrics::VERSION, "listening");
+    }
     if demo {
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let port = listeners[0]
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default();
         tracing::info!(url = %format!("http://localhost:{port}/"),
             "demo running against the built-in simulator; open the URL, Ctrl-C to stop");
     }
-    match daemon::run(source, config, listener, signals).await {
+    match daemon::run(source, config, listeners, signals).await {
         Ok(()) => output::EXIT_OK,
         Err(e) => {
             tracing::error!(error = %e, "the exporter failed");

@@ -95,13 +95,13 @@ impl Signals {
     }
 }
 
-/// Runs until told to stop: checks every app on its schedule and serves HTTP on
-/// `listener`. Returns once the loops are stopped and open responses are finished, or
+/// Runs until told to stop: checks every app on its schedule and serves HTTP on every
+/// one of `listeners` alike. Returns once the loops are stopped and open responses are finished, or
 /// [`SHUTDOWN_GRACE`] after the stop.
 pub async fn run(
     source: ConfigSource,
     config: Config,
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     signals: Signals,
 ) -> Result<(), DaemonError> {
     let Signals {
@@ -121,11 +121,18 @@ pub async fn run(
         reload: reload_tx,
     });
     let stop_serving = CancellationToken::new();
-    let server = tokio::spawn(
-        axum::serve(listener, web::router(context))
-            .with_graceful_shutdown(stop_serving.clone().cancelled_owned())
-            .into_future(),
-    );
+    let router = web::router(context);
+    let servers: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| {
+            tokio::spawn(
+                axum::serve(listener, router.clone())
+                    .with_graceful_shutdown(stop_serving.clone().cancelled_owned())
+                    .into_future(),
+            )
+        })
+        .collect();
+    let server = futures_util::future::join_all(servers);
     tokio::pin!(shutdown);
     loop {
         let reply = tokio::select! {
@@ -156,10 +163,16 @@ pub async fn run(
         tracing::warn!("check loops did not stop in time; exiting anyway");
     }
     match tokio::time::timeout_at(deadline, server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => return Err(DaemonError::Serve(e)),
-        Ok(Err(join)) => tracing::error!(error = %join, "the HTTP server task failed"),
         Err(_) => tracing::warn!("open HTTP responses did not finish in time; exiting anyway"),
+        Ok(served) => {
+            for result in served {
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(DaemonError::Serve(e)),
+                    Err(join) => tracing::error!(error = %join, "the HTTP server task failed"),
+                }
+            }
+        }
     }
     tracing::info!("stopped");
     Ok(())

@@ -50,8 +50,48 @@ pub fn router(context: Arc<Context>) -> Router {
         .with_state(context)
 }
 
-/// Binds `--web.listen-address`. An empty host (`:9731`) means every interface: IPv6 and
-/// IPv4 where the system allows, else IPv4 only.
+/// Binds every `--web.listen-address`, or says which one cannot be bound.
+pub async fn bind_all(addresses: &[String]) -> Result<Vec<TcpListener>, String> {
+    let mut listeners = Vec::with_capacity(addresses.len());
+    for address in addresses {
+        let listener = bind(address)
+            .await
+            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// The listening sockets systemd passed (`LISTEN_FDS`, `LISTEN_PID`), for
+/// `--web.systemd-socket`; an error when it passed none or one that is not a TCP listener.
+pub fn systemd_sockets() -> Result<Vec<TcpListener>, String> {
+    let mut passed = listenfd::ListenFd::from_env();
+    if passed.len() == 0 {
+        return Err(
+            "--web.systemd-socket: systemd passed no socket (LISTEN_FDS and LISTEN_PID \
+             are not set for this process); start it from a .socket unit, or use \
+             --web.listen-address"
+                .to_owned(),
+        );
+    }
+    (0..passed.len())
+        .map(|index| {
+            let listener = passed
+                .take_tcp_listener(index)
+                .map_err(|e| format!("--web.systemd-socket: socket {index}: {e}"))?
+                .ok_or_else(|| {
+                    format!("--web.systemd-socket: socket {index} is not a listening TCP socket")
+                })?;
+            listener
+                .set_nonblocking(true)
+                .and_then(|()| TcpListener::from_std(listener))
+                .map_err(|e| format!("--web.systemd-socket: socket {index}: {e}"))
+        })
+        .collect()
+}
+
+/// Binds one `--web.listen-address`. An empty host (`:9731`) means every interface: IPv6
+/// and IPv4 where the system allows, else IPv4 only.
 pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
     match address.strip_prefix(':') {
         Some(port) => match TcpListener::bind(format!("[::]:{port}")).await {

@@ -40,6 +40,7 @@ fn succeeds(command: &mut Command) -> Output {
 // ---- systemd ----
 
 const UNIT: &str = "systemd/tim-account-exporter.service";
+const SOCKET_UNIT: &str = "systemd/tim-account-exporter.socket";
 const INSTALLED_BINARY: &str = "/usr/local/bin/tim-account-exporter";
 
 /// The values of every `key=` line of a unit file, in order.
@@ -70,7 +71,10 @@ fn the_systemd_unit_verifies_and_its_exposure_is_at_most_2() {
     let binary = env!("CARGO_BIN_EXE_tim-account-exporter");
     std::fs::write(&path, unit.replace(INSTALLED_BINARY, binary)).unwrap();
 
-    let output = succeeds(Command::new(&analyze).arg("verify").arg(&path));
+    // The socket unit beside it, for socket activation (--web.systemd-socket).
+    let socket = dir.path().join("tim-account-exporter.socket");
+    std::fs::write(&socket, read(SOCKET_UNIT)).unwrap();
+    let output = succeeds(Command::new(&analyze).arg("verify").arg(&path).arg(&socket));
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

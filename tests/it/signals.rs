@@ -209,3 +209,107 @@ async fn a_reload_stuck_on_a_file_does_not_hold_up_the_stop() {
     );
     daemon.assert_stops_cleanly_on("TERM");
 }
+
+/// Every `--web.listen-address` is served the same way.
+#[tokio::test]
+async fn several_listen_addresses_serve_alike() {
+    let sim = start_sim().await;
+    let (_dir, path) = write_config(&app_yaml(
+        &sim.endpoint(),
+        "",
+        &list_yaml("vip", "imported", &["alice".into()]),
+    ));
+    let config = path.display().to_string();
+    // The harness adds one more 127.0.0.1:0.
+    let mut daemon = DaemonProcess::start(&[
+        "--config.file",
+        &config,
+        "--web.listen-address",
+        "127.0.0.1:0",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addresses = loop {
+        let addresses: Vec<String> = daemon
+            .stderr()
+            .lines()
+            .filter(|l| l.contains("message=listening"))
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .find_map(|f| f.strip_prefix("address="))
+                    .map(str::to_owned)
+            })
+            .collect();
+        if addresses.len() == 2 {
+            break addresses;
+        }
+        assert!(Instant::now() < deadline, "{}", daemon.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_ne!(addresses[0], addresses[1]);
+    for address in &addresses {
+        let body = get_until(
+            &format!("http://{address}/metrics"),
+            Duration::from_secs(10),
+            |status, body| status == 200 && body.contains("tim_account_status{"),
+        )
+        .await;
+        assert!(body.contains("user_id=\"alice\""));
+    }
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(Duration::from_secs(6)), Some(0));
+}
+
+#[tokio::test]
+async fn systemd_socket_without_a_passed_socket_is_a_clear_error() {
+    let (_dir, path) = write_config(&app_yaml(
+        "https://adminapisgp.im.qcloud.com",
+        "",
+        &list_yaml("vip", "imported", &["alice".into()]),
+    ));
+    let out = run_exporter(vec![
+        "--config.file".into(),
+        path.display().to_string(),
+        "--web.systemd-socket".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--web.systemd-socket: systemd passed no socket"),
+        "{stderr}"
+    );
+}
+
+/// Socket activation as systemd does it: `systemd-socket-activate` listens, and on the first
+/// connection starts the exporter with the listening socket passed in `LISTEN_FDS`.
+#[tokio::test]
+async fn socket_activation_serves_on_the_passed_socket() {
+    let Some(activate) = tool("systemd-socket-activate", "Debian's systemd package") else {
+        return;
+    };
+    let sim = start_sim().await;
+    let (_dir, path) = write_config(&app_yaml(
+        &sim.endpoint(),
+        "",
+        &list_yaml("vip", "imported", &["alice".into()]),
+    ));
+    let address = format!("127.0.0.1:{}", free_port());
+    let _activator = KillOnDrop(
+        std::process::Command::new(activate)
+            .args(["--listen", &address, "--"])
+            .arg(env!("CARGO_BIN_EXE_tim-account-exporter"))
+            .args(["--web.systemd-socket", "--config.file"])
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("systemd-socket-activate starts"),
+    );
+    let body = get_until(
+        &format!("http://{address}/metrics"),
+        Duration::from_secs(20),
+        |status, body| status == 200 && body.contains("tim_account_status{"),
+    )
+    .await;
+    assert!(body.contains("user_id=\"alice\""));
+}

@@ -238,7 +238,7 @@ impl RunningDaemon {
         let stop_on = daemon::Signals::stop_on(async {
             let _ = stopped.await;
         });
-        let task = tokio::spawn(daemon::run(source, config, listener, stop_on));
+        let task = tokio::spawn(daemon::run(source, config, vec![listener], stop_on));
         RunningDaemon {
             addr,
             stop: Some(stop),
