@@ -25,6 +25,9 @@ pub const MIN_USERSIG_TTL: Duration = Duration::from_secs(5 * 60);
 /// The service's own timeout; a shorter client timeout cuts off slow but valid replies.
 const SERVER_TIMEOUT: Duration = Duration::from_secs(3);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest accepted `interval`: a day. Every deadline is a cycle's start plus its
+/// interval, so the bound also keeps that sum far from overflowing.
+const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 /// Tencent's documentation advises at most 50 years.
 const MAX_USERSIG_TTL: Duration = Duration::from_secs(50 * 365 * 86_400);
 const MAX_RETRIES: i64 = 10;
@@ -198,6 +201,14 @@ fn check_settings(
             &format!("{path}.interval"),
             format_args!(
                 "{} is shorter than the minimum of 1s",
+                humantime::format_duration(settings.interval)
+            ),
+        );
+    } else if interval && settings.interval > MAX_INTERVAL {
+        report.problem(
+            &format!("{path}.interval"),
+            format_args!(
+                "{} is longer than the maximum of 24h",
                 humantime::format_duration(settings.interval)
             ),
         );

@@ -215,3 +215,24 @@ async fn version_flag() {
         format!("tim-account-exporter {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// An interval too long to add to a clock once overflowed there and panicked; it is now a
+/// configuration error like any other, for every mode.
+#[tokio::test]
+async fn an_interval_past_a_day_is_refused_not_a_panic() {
+    let (_dir, path) = write_config(&app_yaml(
+        "https://adminapisgp.im.qcloud.com",
+        "    interval: 18446744073709551615s\n",
+        &list_yaml("vip", "imported", &ids("u", 1)),
+    ));
+    for mode in ["--config.check", "--once"] {
+        let out = run_exporter(args(&path, &[mode])).await;
+        assert_eq!(out.status.code(), Some(2), "{mode}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("apps[0].interval: ")
+                && text(&out.stderr).contains("is longer than the maximum of 24h"),
+            "{mode}: {}",
+            text(&out.stderr)
+        );
+    }
+}
