@@ -6,22 +6,40 @@
 //! unchanged app keeps its loop and client (UserSig, pacing, 70050 pause), a loop whose
 //! app has accounts never checked (new ones) checks at once, and a loop whose app is gone is cancelled, along
 //! with its calls in flight.
+//!
+//! Each loop runs under a supervisor: if it panics (a bug, whatever its cause), the panic is
+//! logged with the app, the app's results turn unknown and the restart is counted, and the
+//! loop starts again after a backoff, so an app is never silently left unchecked.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{AppConfig, Config};
 use crate::cycle;
-use crate::state::{AppState, State};
+use crate::state::{AppState, Cycle, State};
 use crate::tim::{Client, ClientError};
 
 /// The share of the interval over which the apps' first cycles are spread.
 const START_SPREAD: f64 = 0.1;
+/// The wait before a failed loop restarts, doubling with each failure in a row.
+const FIRST_RESTART_DELAY: Duration = Duration::from_secs(1);
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(60);
+
+/// What runs one cycle of an app. The daemon's calls the API ([`cycle::run`]); tests may
+/// wrap it, to inject a failure.
+pub type CycleRunner =
+    Arc<dyn Fn(Arc<AppConfig>, Arc<Client>) -> BoxFuture<'static, Cycle> + Send + Sync>;
+
+/// The runner that calls the API.
+fn api_runner() -> CycleRunner {
+    Arc::new(|app, client| Box::pin(async move { cycle::run(&app, &client).await }))
+}
 
 /// What an app's loop runs with.
 #[derive(Debug)]
@@ -39,20 +57,38 @@ struct AppLoop {
 }
 
 /// The loops of all apps.
-#[derive(Debug)]
 pub struct Scheduler {
     state: Arc<State>,
     loops: HashMap<String, AppLoop>,
     shutdown: CancellationToken,
+    runner: CycleRunner,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("loops", &self.loops)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Scheduler {
     /// Starts a loop for every app of `config`, recording into `state`.
     pub fn start(config: &Config, state: Arc<State>) -> Result<Self, ClientError> {
+        Self::start_with(config, state, api_runner())
+    }
+
+    /// [`Scheduler::start`] with cycles run by `runner`.
+    pub fn start_with(
+        config: &Config,
+        state: Arc<State>,
+        runner: CycleRunner,
+    ) -> Result<Self, ClientError> {
         let mut scheduler = Scheduler {
             state,
             loops: HashMap::new(),
             shutdown: CancellationToken::new(),
+            runner,
         };
         scheduler.apply(config, true)?;
         Ok(scheduler)
@@ -118,11 +154,12 @@ impl Scheduler {
     fn spawn(&self, state: Arc<AppState>, plan: Arc<Plan>, first_delay: Duration) -> AppLoop {
         let cancel = self.shutdown.child_token();
         let (plan_tx, plan_rx) = watch::channel(plan);
-        let task = tokio::spawn(run_loop(
+        let task = tokio::spawn(supervise(
             Arc::clone(&state),
             plan_rx,
             first_delay,
             cancel.clone(),
+            Arc::clone(&self.runner),
         ));
         AppLoop {
             state,
@@ -136,9 +173,55 @@ impl Scheduler {
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         for running in self.loops.into_values() {
-            // A loop only ends by cancellation; a panic inside one is already reported.
+            // A supervisor only ends by cancellation.
             let _ = running.task.await;
         }
+    }
+}
+
+/// Runs an app's loop, and runs it again after a backoff whenever it panics.
+async fn supervise(
+    state: Arc<AppState>,
+    plan_rx: watch::Receiver<Arc<Plan>>,
+    first_delay: Duration,
+    cancel: CancellationToken,
+    runner: CycleRunner,
+) {
+    let mut delay = first_delay;
+    let mut failures_in_a_row: u32 = 0;
+    loop {
+        let started = Instant::now();
+        let task = tokio::spawn(run_loop(
+            Arc::clone(&state),
+            plan_rx.clone(),
+            delay,
+            cancel.clone(),
+            Arc::clone(&runner),
+        ));
+        // The loop only returns when cancelled; anything else is a panic.
+        let Err(failure) = task.await else { return };
+        if cancel.is_cancelled() || !failure.is_panic() {
+            return;
+        }
+        let plan = Arc::clone(&plan_rx.borrow());
+        // A loop that ran a while before failing starts its backoff afresh.
+        if started.elapsed() > plan.config.interval.saturating_mul(2) {
+            failures_in_a_row = 0;
+        }
+        failures_in_a_row = failures_in_a_row.saturating_add(1);
+        delay = FIRST_RESTART_DELAY
+            .saturating_mul(2u32.saturating_pow(failures_in_a_row - 1))
+            .min(MAX_RESTART_DELAY);
+        let panic = failure.into_panic();
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        tracing::error!(app = %plan.config.name, panic = %message,
+            restart_in_seconds = delay.as_secs_f64(),
+            "the app's check loop failed; its accounts are unknown until it runs again");
+        state.loop_failed(SystemTime::now());
     }
 }
 
@@ -147,6 +230,7 @@ async fn run_loop(
     mut plan_rx: watch::Receiver<Arc<Plan>>,
     first_delay: Duration,
     cancel: CancellationToken,
+    runner: CycleRunner,
 ) {
     tokio::select! {
         _ = cancel.cancelled() => return,
@@ -157,7 +241,7 @@ async fn run_loop(
         let started = Instant::now();
         let result = tokio::select! {
             _ = cancel.cancelled() => return,
-            result = cycle::run(&plan.config, &plan.client) => result,
+            result = runner(Arc::clone(&plan.config), Arc::clone(&plan.client)) => result,
         };
         cycle::record(&state, &result);
         let mut next = started + plan.config.interval;

@@ -20,7 +20,7 @@ pub const PRESET_ERROR_CODES: [&str; 22] = [
 ];
 
 /// Name, type and HELP of every per-app family, in the order they are built.
-const FAMILIES: [(&str, MetricType, &str); 18] = [
+const FAMILIES: [(&str, MetricType, &str); 19] = [
     ("tim_app_info", MetricType::GAUGE,
      "Information about an IM app checked in the background every interval; always 1."),
     ("tim_check_success", MetricType::GAUGE,
@@ -55,6 +55,8 @@ const FAMILIES: [(&str, MetricType, &str); 18] = [
      "Failed HTTP attempts of the background checks (every interval) by code: the ErrorCode (60000-79999), other, timeout, connect, http_<status> or decode."),
     ("tim_api_retries_total", MetricType::COUNTER,
      "HTTP attempts of the background checks (every interval) that repeated an earlier attempt."),
+    ("tim_exporter_app_loop_restarts_total", MetricType::COUNTER,
+     "Times the app's background check loop failed (a bug: it is logged) and was restarted; its accounts are unknown until it has run again."),
     ("tim_account_errors_total", MetricType::COUNTER,
      "Accounts left without an import status inside a successful account_check reply of the background checks (every interval), by code: the ResultCode (60000-79999, else other), missing or bad_status."),
 ];
@@ -140,6 +142,10 @@ impl Families {
         self.push(
             "tim_check_interval_seconds",
             gauge(&app, config.interval.as_secs_f64()),
+        );
+        self.push(
+            "tim_exporter_app_loop_restarts_total",
+            counter(&[app[0]], data.loop_restarts),
         );
         if let Some(expiry) = data.usersig_expiry {
             self.push(

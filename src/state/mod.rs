@@ -14,7 +14,7 @@ mod drift_log;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 pub use account::{Account, Observed, PresenceValue, Status};
@@ -22,7 +22,7 @@ pub use api::{ApiStats, Latency, API_LATENCY_BUCKETS};
 pub use counts::{ListCounts, PresenceCounts};
 
 use crate::config::{AppConfig, Config};
-use crate::tim::{AccountResult, Api, Attempt, PresenceResult, Region};
+use crate::tim::{AccountResult, Api, Attempt, PresenceResult, Region, Unknown};
 
 /// Every app the daemon watches, in configuration order.
 #[derive(Debug, Default)]
@@ -42,7 +42,11 @@ impl State {
 
     /// The apps, in configuration order.
     pub fn apps(&self) -> Vec<Arc<AppState>> {
-        self.apps.read().expect("state lock").clone()
+        // A panic elsewhere while this was held must not take every reader down with it.
+        self.apps
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Makes the state match a new configuration and returns its apps in order.
@@ -53,7 +57,7 @@ impl State {
     pub fn reconcile(&self, config: &Config) -> Vec<Arc<AppState>> {
         // Readiness reached before this reload stays, even if nobody has asked yet.
         self.ready();
-        let mut apps = self.apps.write().expect("state lock");
+        let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
         let mut old: HashMap<String, Arc<AppState>> = apps
             .drain(..)
             .map(|app| (app.identity.name.clone(), app))
@@ -151,6 +155,7 @@ impl AppState {
             usersig_expiry: None,
             cycles: 0,
             consecutive_failures: 0,
+            loop_restarts: 0,
             api: Default::default(),
         };
         data.set_config(Arc::clone(&config));
@@ -161,8 +166,36 @@ impl AppState {
     }
 
     /// The app's data, locked. Hold it briefly: the scheduler waits on it to record a cycle.
+    ///
+    /// A panic while it was held (a bug) leaves the lock poisoned; the data is taken as it
+    /// is rather than failing every later reader: counts are recomputed on every change,
+    /// and the loop that panicked marks the app unknown when it restarts.
     pub fn lock(&self) -> MutexGuard<'_, AppData> {
-        self.data.lock().expect("app state lock")
+        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that the app's check loop failed (panicked) and is restarting: every
+    /// result becomes unknown with that reason, so nothing stale reads as current.
+    pub fn loop_failed(&self, at: SystemTime) {
+        let mut data = self.lock();
+        data.loop_restarts += 1;
+        data.consecutive_failures += 1;
+        if let Some(last) = data.last_cycle.as_mut() {
+            last.success = false;
+        }
+        let failed = Unknown {
+            code: "loop_failed".to_owned(),
+            message: "the app's check loop failed and is restarting".to_owned(),
+            in_reply: false,
+        };
+        for account in data.accounts.values_mut() {
+            account.import.record(Err(failed.clone()), at);
+            if let Some(presence) = account.presence.as_mut() {
+                presence.record(Err(failed.clone()), at);
+                account.platforms.clear();
+            }
+        }
+        data.count();
     }
 
     /// Records a finished cycle: results, API statistics, counts, and drift changes in the
@@ -205,8 +238,11 @@ pub struct AppData {
     pub usersig_expiry: Option<SystemTime>,
     /// Cycles finished.
     pub cycles: u64,
-    /// Cycles in a row, up to the latest, that left a result unknown.
+    /// Cycles in a row, up to the latest, that left a result unknown (a failed loop counts
+    /// as one).
     pub consecutive_failures: u64,
+    /// Times the app's check loop failed and was restarted.
+    pub loop_restarts: u64,
     api: [ApiStats; 2],
 }
 

@@ -99,6 +99,11 @@ pub const GOLDEN: &[(&str, &str, &[&str])] = &[
     ),
     ("tim_exporter_config_last_reload_successful", "gauge", &[]),
     (
+        "tim_exporter_app_loop_restarts_total",
+        "counter",
+        &["im_app"],
+    ),
+    (
         "tim_usersig_expiry_timestamp_seconds",
         "gauge",
         &["im_app", "im_region"],

@@ -14,6 +14,9 @@ mod daemon;
 mod deploy;
 /// Every injected fault, retries, and the rule that a failure is never "not imported".
 mod faults;
+/// A panic in an app's loop: counted, the app unknown meanwhile, the loop restarted, the
+/// rest unharmed.
+mod healing;
 /// The Helm chart: lint, the rendered objects against the Kubernetes schemas, pod security
 /// and checksums, the rendered config through `--config.check`, the values schema, the alerts.
 mod helm;
