@@ -83,7 +83,7 @@ pub(super) fn read(value: &Value, report: &mut Report) -> Option<RateLimit> {
                 &interval_path,
                 "negative: no rate limit, as in exporter-toolkit",
             );
-        } else if section.has("burst") {
+        } else if burst > 0 {
             report.warning(
                 &burst_path,
                 "unused: without an interval there is no rate limit",

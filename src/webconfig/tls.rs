@@ -490,9 +490,10 @@ pub(super) fn read(value: &Value, base_dir: &Path, report: &mut Report) -> Optio
             report.warning(
                 PATH,
                 format!(
-                    "TLS is off (none of {} is set), so {} has no effect",
+                    "TLS is off (none of {} is set), so {} {} no effect",
                     ENABLING_KEYS.join(", "),
-                    unused.join(", ")
+                    unused.join(", "),
+                    if unused.len() == 1 { "has" } else { "have" }
                 ),
             );
         }

@@ -51,6 +51,9 @@ impl fmt::Display for BcryptHash {
 
 fn check(text: &str) -> Result<(), &'static str> {
     let bytes = text.as_bytes();
+    if text.is_empty() {
+        return Err("it is empty");
+    }
     if !(text.starts_with("$2a$") || text.starts_with("$2b$") || text.starts_with("$2y$")) {
         return Err("it does not start with $2a$, $2b$ or $2y$");
     }
