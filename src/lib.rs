@@ -6,7 +6,8 @@
 //! app) → `tim` (the REST client) → `report` (what a cycle found) → `state` (what is known
 //! now) → `metrics`, `web` and `output` (what is shown). `daemon` wires the long-running
 //! mode together; `sim` is a test double of the REST API, `demo` wires it to a built-in
-//! configuration, `cli` and `telemetry` are the binary's front.
+//! configuration, `cli` and `telemetry` are the binary's front. `webconfig` reads the
+//! web configuration file (TLS, basic auth); `yaml` is the one place YAML text is parsed.
 
 pub mod config;
 pub mod cycle;
@@ -17,6 +18,9 @@ pub mod scheduler;
 pub mod state;
 pub mod tim;
 pub mod web;
+pub mod webconfig;
+
+mod yaml;
 
 pub mod cli;
 pub mod daemon;

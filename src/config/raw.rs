@@ -1,7 +1,8 @@
 //! The configuration file as written: serde structs that reject unknown keys.
 //!
-//! [`parse_yaml`] is the one place YAML is parsed. It is a pure function of the text;
-//! nothing here reads files or checks values (that is `validate`).
+//! [`parse_yaml`] turns the text into them through [`crate::yaml::parse`], the one place YAML
+//! is parsed. It is a pure function of the text; nothing here reads files or checks values
+//! (that is `validate`).
 
 use serde::Deserialize;
 
@@ -82,12 +83,12 @@ pub(crate) fn parse_yaml(text: &str) -> Result<RawConfig, Vec<String>> {
     if text.trim().is_empty() {
         return Err(vec!["the configuration is empty".to_owned()]);
     }
-    let first = match serde_yaml::from_str::<RawConfig>(text) {
+    let first = match crate::yaml::parse::<RawConfig>(text) {
         Ok(raw) => return Ok(raw),
         Err(e) => e.to_string(),
     };
     let mut problems = vec![first.clone()];
-    if let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(text) {
+    if let Ok(value) = crate::yaml::parse::<serde_yaml::Value>(text) {
         problems.extend(
             key_problems(&value)
                 .into_iter()

@@ -33,3 +33,5 @@ mod secrets;
 mod signals;
 /// The simulator refuses bad requests the way the service does.
 mod simulator;
+/// The web configuration corpus against `promtool check web-config`, with its exceptions.
+mod web_config;
