@@ -3,7 +3,7 @@
 //!
 //! The daemon task alone owns the scheduler, so reloads are applied one at a time.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -36,8 +36,6 @@ pub enum ConfigSource {
 pub enum DaemonError {
     #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("cannot serve HTTP: {0}")]
-    Serve(std::io::Error),
 }
 
 /// What tells the daemon to reload or to stop.
@@ -124,13 +122,7 @@ pub async fn run(
     let router = web::router(context);
     let servers: Vec<_> = listeners
         .into_iter()
-        .map(|listener| {
-            tokio::spawn(
-                axum::serve(listener, router.clone())
-                    .with_graceful_shutdown(stop_serving.clone().cancelled_owned())
-                    .into_future(),
-            )
-        })
+        .map(|listener| tokio::spawn(web::serve(listener, router.clone(), stop_serving.clone())))
         .collect();
     let server = futures_util::future::join_all(servers);
     tokio::pin!(shutdown);
@@ -166,10 +158,8 @@ pub async fn run(
         Err(_) => tracing::warn!("open HTTP responses did not finish in time; exiting anyway"),
         Ok(served) => {
             for result in served {
-                match result {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Err(DaemonError::Serve(e)),
-                    Err(join) => tracing::error!(error = %join, "the HTTP server task failed"),
+                if let Err(join) = result {
+                    tracing::error!(error = %join, "the HTTP server task failed");
                 }
             }
         }

@@ -6,6 +6,9 @@
 //! built apart from the listener, so a TLS acceptor can serve it unchanged.
 
 mod page;
+mod serve;
+
+pub use serve::{serve, HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HEADER_BYTES};
 
 use std::sync::Arc;
 

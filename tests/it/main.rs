@@ -20,6 +20,8 @@ mod healing;
 /// The Helm chart: lint, the rendered objects against the Kubernetes schemas, pod security
 /// and checksums, the rendered config through `--config.check`, the values schema, the alerts.
 mod helm;
+/// Idle, slow and oversized clients cannot starve `/metrics`.
+mod hostile;
 /// Presence checks: batching at 500, sharing, both rate bounds, faults never offline, the
 /// outputs, and drift that starts and ends.
 mod presence;

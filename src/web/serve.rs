@@ -1,0 +1,74 @@
+//! The HTTP server loop: accepts connections on one listener and serves the router on
+//! each, with bounds that keep idle, slow or hostile clients from starving the rest.
+//!
+//! - At most [`MAX_CONNECTIONS`] connections at once; past that, new ones wait in the
+//!   kernel's backlog until one closes.
+//! - A client must send a request's headers within [`HEADER_READ_TIMEOUT`] (also when a
+//!   kept-alive connection sits idle), or its connection is closed: a slowloris client
+//!   cannot hold a connection for long.
+//! - Request headers are limited to [`MAX_HEADER_BYTES`]; no endpoint reads a body.
+//!
+//! On stop it accepts no more, lets requests in flight finish and closes idle connections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// The most connections served at once, per listener.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most bytes of request headers read.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Serves `router` on `listener` until `stop`, then finishes the requests in flight.
+pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToken) {
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES);
+    loop {
+        let permit = tokio::select! {
+            () = stop.cancelled() => break,
+            permit = Arc::clone(&connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = builder.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(router.clone()),
+        );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away or times out ends its own connection only.
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    graceful.shutdown().await;
+}
