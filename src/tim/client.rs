@@ -17,13 +17,14 @@ use futures_util::future::join_all;
 use reqwest::header::CONTENT_TYPE;
 
 use super::api::Api;
-use super::error::{code_label, from_reqwest, AttemptError};
+use super::error::{from_reqwest, AttemptError};
+use super::matcher;
 use super::pacer::Pacer;
 use super::presence::{self, Presence};
 use super::retry::{backoff, classify, RetryClass};
 use super::secret::Secret;
 use super::signer::{Now, Signer, SignerSettings};
-use super::wire::{self, AccountStatus, DecodeError, ItemOutcome, Reply, MAX_REPLY_BYTES};
+use super::wire::{self, AccountStatus, DecodeError, Reply, MAX_REPLY_BYTES};
 
 /// How long no call is made for an app after ErrorCode 70050.
 pub const LOCKOUT_AFTER_70050: Duration = Duration::from_secs(60);
@@ -428,94 +429,23 @@ impl Client {
         }
     }
 
-    /// Matches reply items to the batch by UserID, never by position.
+    /// Matches reply items to the batch by UserID ([`matcher::match_items`]), warning
+    /// once per API about items for UserIDs that were not asked for.
     fn match_items<T: Clone + PartialEq>(
         &self,
         endpoint: &Endpoint,
         batch: &[&str],
         items: Vec<wire::ItemResult<T>>,
     ) -> Vec<(String, Result<T, Unknown>)> {
-        // `None` marks a UserID that came back twice with different results.
-        let mut by_id: HashMap<String, Option<ItemOutcome<T>>> =
-            HashMap::with_capacity(items.len());
-        let requested: HashSet<&str> = batch.iter().copied().collect();
-        let mut unrequested = 0usize;
-        for item in items {
-            if !requested.contains(item.user_id.as_str()) {
-                unrequested += 1;
-                continue;
-            }
-            by_id
-                .entry(item.user_id)
-                .and_modify(|seen| {
-                    if !seen
-                        .as_ref()
-                        .is_some_and(|seen| same_result(seen, &item.outcome))
-                    {
-                        *seen = None;
-                    }
-                })
-                .or_insert_with(|| Some(item.outcome.clone()));
-        }
+        let matcher::Matched {
+            results,
+            unrequested,
+        } = matcher::match_items(endpoint.api, batch, items);
         if unrequested > 0 && !endpoint.warned_unrequested.swap(true, Ordering::Relaxed) {
             tracing::warn!(app = %self.settings.name, api = %endpoint.api, count = unrequested,
                 "the API replied for UserIDs that were not asked for; ignoring them (logged once)");
         }
-        batch
-            .iter()
-            .map(|id| {
-                let result = match by_id.remove(*id) {
-                    Some(Some(ItemOutcome::Status(status))) => Ok(status),
-                    Some(Some(ItemOutcome::Failed { code, info })) => Err(Unknown {
-                        code: code.map_or_else(|| "bad_status".to_owned(), code_label),
-                        message: match (code, endpoint.api) {
-                            (Some(code), api) => {
-                                let field = match api {
-                                    Api::AccountCheck => "ResultCode",
-                                    Api::QueryOnlineStatus => "ErrorList code",
-                                };
-                                if info.is_empty() {
-                                    format!("{field} {code}")
-                                } else {
-                                    format!("{field} {code}: {info}")
-                                }
-                            }
-                            (None, _) => "item without a result code".to_owned(),
-                        },
-                        in_reply: true,
-                    }),
-                    Some(Some(ItemOutcome::BadStatus(status))) => Err(Unknown {
-                        code: "bad_status".to_owned(),
-                        message: match status {
-                            Some(status) => {
-                                format!("unknown {} {status:?}", endpoint.api.status_field())
-                            }
-                            None => format!("no {} in the item", endpoint.api.status_field()),
-                        },
-                        in_reply: true,
-                    }),
-                    Some(None) => Err(Unknown {
-                        code: "bad_status".to_owned(),
-                        message: "the reply has conflicting items for this UserID".to_owned(),
-                        in_reply: true,
-                    }),
-                    None => Err(Unknown {
-                        code: "missing".to_owned(),
-                        message: "UserID missing from the reply".to_owned(),
-                        in_reply: true,
-                    }),
-                };
-                ((*id).to_owned(), result)
-            })
-            .collect()
-    }
-}
-
-/// Whether two items for one UserID say the same; failed items agree on their code alone.
-fn same_result<T: PartialEq>(a: &ItemOutcome<T>, b: &ItemOutcome<T>) -> bool {
-    match (a, b) {
-        (ItemOutcome::Failed { code: x, .. }, ItemOutcome::Failed { code: y, .. }) => x == y,
-        _ => a == b,
+        results
     }
 }
 

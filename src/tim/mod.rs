@@ -7,6 +7,7 @@
 pub mod api;
 pub mod client;
 pub mod error;
+pub mod matcher;
 pub mod pacer;
 pub mod presence;
 pub mod region;

@@ -457,4 +457,43 @@ mod tests {
             Err(VerifyError::BadSignature)
         );
     }
+
+    proptest::proptest! {
+        /// Any admin, SDKAppID, key, issue time and lifetime: what is generated verifies
+        /// with the same values until it expires, and not with another key, admin or app.
+        #[test]
+        fn generated_usersigs_verify_and_only_with_their_values(
+            sdkappid in 1u64..=u64::from(u32::MAX),
+            identifier in "[A-Za-z0-9_@.-]{1,32}",
+            key in "[0-9a-f]{16,64}",
+            time in 1_500_000_000i64..2_000_000_000,
+            expire in 300i64..=1_576_800_000,
+            age in 0f64..=1.0,
+        ) {
+            let usersig = generate(sdkappid, &identifier, &key, time, expire);
+            let now = time + (expire as f64 * age) as i64;
+            proptest::prop_assert_eq!(
+                verify(&usersig, sdkappid, &identifier, &key, now),
+                Ok(Verified { time, expire })
+            );
+            proptest::prop_assert_eq!(
+                verify(&usersig, sdkappid, &identifier, &key, time + expire + 1),
+                Err(VerifyError::Expired)
+            );
+            let other_key = format!("{key}0");
+            proptest::prop_assert_eq!(
+                verify(&usersig, sdkappid, &identifier, &other_key, now),
+                Err(VerifyError::BadSignature)
+            );
+            let other_admin = format!("{identifier}x");
+            proptest::prop_assert_eq!(
+                verify(&usersig, sdkappid, &other_admin, &key, now),
+                Err(VerifyError::IdentifierMismatch)
+            );
+            proptest::prop_assert_eq!(
+                verify(&usersig, sdkappid + 1, &identifier, &key, now),
+                Err(VerifyError::SdkAppIdMismatch)
+            );
+        }
+    }
 }
