@@ -35,5 +35,8 @@ mod secrets;
 mod signals;
 /// The simulator refuses bad requests the way the service does.
 mod simulator;
+/// Minutes of faults, reloads and 50 clients: no failed request, no false not_imported
+/// or offline, a fast p99; memory reported.
+mod soak;
 /// The web configuration corpus against `promtool check web-config`, with its exceptions.
 mod web_config;
