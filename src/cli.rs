@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
 
@@ -14,6 +15,7 @@ use crate::daemon::{self, ConfigSource};
 use crate::output::{self, EXIT_USAGE};
 use crate::report::Summary;
 use crate::telemetry::{self, LogFormat, LogLevel};
+use crate::web::LiveWebConfig;
 use crate::{cycle, demo};
 
 #[derive(Debug, Parser)]
@@ -56,6 +58,10 @@ pub struct Args {
     /// --web.listen-address.
     #[arg(long = "web.systemd-socket")]
     pub systemd_socket: bool,
+    /// A web configuration file (exporter-toolkit format) for TLS, client certificates,
+    /// basic auth, security headers and a rate limit. Without it: plain HTTP, no auth.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
     /// Only log messages at or above this level.
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
@@ -107,6 +113,33 @@ pub async fn run(args: Args) -> u8 {
             None => return EXIT_USAGE,
         }
     };
+    let web_config = match &args.web_config_file {
+        Some(path) => match LiveWebConfig::load(path) {
+            Ok(live) => Some(Arc::new(live)),
+            Err(problems) => {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                if !args.config_check {
+                    tracing::error!(
+                        problems = problems.len(),
+                        "web configuration is invalid; nothing was served"
+                    );
+                }
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
+    if let Some(live) = &web_config {
+        for warning in &live.active().config.warnings {
+            if args.config_check {
+                eprintln!("warning: {warning}");
+            } else {
+                tracing::warn!(warning = %warning, "web configuration warning");
+            }
+        }
+    }
     if args.config_check {
         let accounts: usize = config
             .apps
@@ -123,6 +156,13 @@ pub async fn run(args: Args) -> u8 {
             "configuration is valid: apps: {}, watch lists: {lists}, distinct accounts: {accounts}, with presence: {presence}",
             config.apps.len()
         );
+        if let (Some(path), Some(live)) = (&args.web_config_file, &web_config) {
+            println!(
+                "web configuration {} is valid: {}",
+                path.display(),
+                describe(&live.active().config)
+            );
+        }
         return output::EXIT_OK;
     }
     if !args.once {
@@ -130,7 +170,7 @@ pub async fn run(args: Args) -> u8 {
             Some(_) => ConfigSource::Fixed(config.clone()),
             None => ConfigSource::File(args.config_file.clone()),
         };
-        return serve(&args, source, config, demo_running.is_some()).await;
+        return serve(&args, source, config, web_config, demo_running.is_some()).await;
     }
     let reports = match cycle::check_all(&config).await {
         Ok(reports) => reports,
@@ -150,7 +190,13 @@ pub async fn run(args: Args) -> u8 {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
-async fn serve(args: &Args, source: ConfigSource, config: Config, demo: bool) -> u8 {
+async fn serve(
+    args: &Args,
+    source: ConfigSource,
+    config: Config,
+    web_config: Option<Arc<LiveWebConfig>>,
+    demo: bool,
+) -> u8 {
     let signals = match daemon::Signals::install() {
         Ok(signals) => signals,
         Err(e) => {
@@ -171,11 +217,17 @@ async fn serve(args: &Args, source: ConfigSource, config: Config, demo: bool) ->
             return EXIT_USAGE;
         }
     };
+    let security = web_config
+        .as_ref()
+        .map_or_else(|| "plain HTTP".to_owned(), |live| describe(&live.active().config));
+    if let Some(live) = &web_config {
+        crate::web::log_system_roots(&live.active().config);
+    }
     for listener in &listeners {
         let address = listener
             .local_addr()
             .map_or_else(|e| e.to_string(), |a| a.to_string());
-        tracing::info!(address = %address, version = crate::metrics::VERSION, "listening");
+        tracing::info!(address = %address, version = crate::metrics::VERSION, web = %security, "listening");
     }
     if demo {
         let port = listeners[0]
@@ -185,7 +237,7 @@ async fn serve(args: &Args, source: ConfigSource, config: Config, demo: bool) ->
         tracing::info!(url = %format!("http://localhost:{port}/"),
             "demo running against the built-in simulator; open the URL, Ctrl-C to stop");
     }
-    match daemon::run(source, config, listeners, signals).await {
+    match daemon::run_with(source, config, listeners, web_config, signals).await {
         Ok(()) => output::EXIT_OK,
         Err(e) => {
             tracing::error!(error = %e, "the exporter failed");
@@ -193,6 +245,32 @@ async fn serve(args: &Args, source: ConfigSource, config: Config, demo: bool) ->
             EXIT_USAGE
         }
     }
+}
+
+/// What a web configuration turns on, in a few words for the log and `--config.check`.
+fn describe(web: &crate::webconfig::WebConfig) -> String {
+    let mut parts = Vec::new();
+    match &web.tls {
+        Some(tls) => parts.push(format!(
+            "TLS {}-{}, client certificates: {}",
+            tls.min_version.as_str(),
+            tls.max_version.as_str(),
+            tls.client_auth
+        )),
+        None => parts.push("plain HTTP".to_owned()),
+    }
+    match web.basic_auth_users.len() {
+        0 => parts.push("no basic auth".to_owned()),
+        users => parts.push(format!("basic auth: {users} users")),
+    }
+    if let Some(limit) = &web.rate_limit {
+        parts.push(format!(
+            "rate limit: 1 per {} (burst {})",
+            humantime::format_duration(limit.interval),
+            limit.burst
+        ));
+    }
+    parts.join(", ")
 }
 
 /// Loads the configuration, printing its problems (or its warnings) to standard error.

@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
 use crate::state::State;
 use crate::tim::ClientError;
-use crate::web::{self, Context, ReloadResult};
+use crate::web::{self, Context, LiveWebConfig, ReloadResult};
 
 /// How long stopping may take, from the signal: the loops' end, then open responses.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -102,6 +102,18 @@ pub async fn run(
     listeners: Vec<TcpListener>,
     signals: Signals,
 ) -> Result<(), DaemonError> {
+    run_with(source, config, listeners, None, signals).await
+}
+
+/// [`run`], serving as the web configuration (`--web.config.file`) says: TLS, basic auth,
+/// headers and rate limit.
+pub async fn run_with(
+    source: ConfigSource,
+    config: Config,
+    listeners: Vec<TcpListener>,
+    web_config: Option<Arc<LiveWebConfig>>,
+    signals: Signals,
+) -> Result<(), DaemonError> {
     let Signals {
         mut hangups,
         stop: shutdown,
@@ -111,6 +123,9 @@ pub async fn run(
     let state = Arc::new(State::default());
     let metrics = Arc::new(Metrics::new());
     metrics.record_reload(true, SystemTime::now());
+    if let Some(live) = &web_config {
+        metrics.register_web_config(live.reload_gauge());
+    }
     let mut scheduler = Scheduler::start(&config, Arc::clone(&state))?;
     let (reload_tx, mut reload_rx) = mpsc::channel(4);
     let context = Arc::new(Context {
@@ -119,10 +134,17 @@ pub async fn run(
         reload: reload_tx,
     });
     let stop_serving = CancellationToken::new();
-    let router = web::router(context);
+    let router = web::router(context, web_config.clone());
     let servers: Vec<_> = listeners
         .into_iter()
-        .map(|listener| tokio::spawn(web::serve(listener, router.clone(), stop_serving.clone())))
+        .map(|listener| {
+            tokio::spawn(web::serve(
+                listener,
+                router.clone(),
+                web_config.clone(),
+                stop_serving.clone(),
+            ))
+        })
         .collect();
     let server = futures_util::future::join_all(servers);
     tokio::pin!(shutdown);

@@ -81,6 +81,14 @@ impl Metrics {
         }
     }
 
+    /// Serves the gauge of the web configuration's last reload
+    /// (`tim_exporter_web_config_last_reload_successful`), when there is a web configuration.
+    pub fn register_web_config(&self, reload_successful: IntGauge) {
+        if let Err(e) = self.registry.register(Box::new(reload_successful)) {
+            tracing::error!(error = %e, "cannot register the web configuration gauge");
+        }
+    }
+
     /// Records the outcome of a configuration load (at start) or reload.
     pub fn record_reload(&self, success: bool, at: SystemTime) {
         self.reload_successful.set(i64::from(success));

@@ -3,12 +3,23 @@
 //!
 //! Handlers read the [`State`] and never wait for the IM API. A reload is handed to the
 //! daemon, which owns the scheduler, and the handler waits for its verdict. The router is
-//! built apart from the listener, so a TLS acceptor can serve it unchanged.
+//! built apart from the listener, so a TLS acceptor serves it unchanged.
+//!
+//! With `--web.config.file`, [`live`] keeps the web configuration in force, [`tls`] and
+//! [`auth`] build its TLS server and basic authentication, and [`guard`] applies its rate
+//! limit, authentication and headers to every request.
 
+mod auth;
+mod guard;
+mod live;
 mod page;
 mod serve;
+mod tls;
 
+pub use auth::CACHE_ENTRIES as AUTH_CACHE_ENTRIES;
+pub use live::{log_system_roots, Active, LiveWebConfig, HANDSHAKE_TIMEOUT};
 pub use serve::{serve, HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HEADER_BYTES};
+pub use tls::subject_alt_names;
 
 use std::sync::Arc;
 
@@ -40,9 +51,10 @@ pub struct Context {
     pub reload: mpsc::Sender<ReloadRequest>,
 }
 
-/// Every route, with gzip for clients that accept it.
-pub fn router(context: Arc<Context>) -> Router {
-    Router::new()
+/// Every route, with gzip for clients that accept it, behind the web configuration's
+/// rate limit, authentication and headers when there is one.
+pub fn router(context: Arc<Context>, web_config: Option<Arc<LiveWebConfig>>) -> Router {
+    let router = Router::new()
         .route("/", get(landing_page))
         .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
@@ -50,7 +62,11 @@ pub fn router(context: Arc<Context>) -> Router {
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload))
         .layer(CompressionLayer::new().gzip(true))
-        .with_state(context)
+        .with_state(context);
+    match web_config {
+        Some(live) => router.layer(axum::middleware::from_fn_with_state(live, guard::guard)),
+        None => router,
+    }
 }
 
 /// Binds every `--web.listen-address`, or says which one cannot be bound.

@@ -8,6 +8,10 @@
 //!   cannot hold a connection for long.
 //! - Request headers are limited to [`MAX_HEADER_BYTES`]; no endpoint reads a body.
 //!
+//! - With TLS, the handshake runs in the connection's own task, within
+//!   [`HANDSHAKE_TIMEOUT`], with the TLS configuration in force when the connection came
+//!   (a rotated certificate serves the next connection).
+//!
 //! On stop it accepts no more, lets requests in flight finish and closes idle connections.
 
 use std::sync::Arc;
@@ -18,9 +22,12 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+
+use super::live::{LiveWebConfig, HANDSHAKE_TIMEOUT};
 
 /// The most connections served at once, per listener.
 pub const MAX_CONNECTIONS: usize = 1024;
@@ -29,8 +36,14 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most bytes of request headers read.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
-/// Serves `router` on `listener` until `stop`, then finishes the requests in flight.
-pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToken) {
+/// Serves `router` on `listener` until `stop`, then finishes the requests in flight. With
+/// `web_config`, connections are TLS when it says so.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    web_config: Option<Arc<LiveWebConfig>>,
+    stop: CancellationToken,
+) {
     let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -59,16 +72,52 @@ pub async fn serve(listener: TcpListener, router: Router, stop: CancellationToke
             },
         };
         let _ = stream.set_nodelay(true);
-        let connection = builder.serve_connection(
-            TokioIo::new(stream),
-            TowerToHyperService::new(router.clone()),
-        );
-        let connection = graceful.watch(connection);
+        let service = TowerToHyperService::new(router.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let web_config = web_config.clone();
         tokio::spawn(async move {
-            // A client that goes away or times out ends its own connection only.
-            let _ = connection.await;
+            // A client that goes away, times out or fails its handshake ends its own
+            // connection only.
+            match tls_acceptor(web_config.as_deref()).await {
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(connection).await;
+                }
+                Some(acceptor) => {
+                    if let Some(stream) = handshake(&acceptor, stream).await {
+                        let connection = builder.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(connection).await;
+                    }
+                }
+            }
             drop(permit);
         });
     }
     graceful.shutdown().await;
+}
+
+/// The TLS acceptor in force, when the web configuration turns TLS on.
+async fn tls_acceptor(web_config: Option<&LiveWebConfig>) -> Option<TlsAcceptor> {
+    let active = web_config?.current().await;
+    active.tls.clone().map(TlsAcceptor::from)
+}
+
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let peer = stream.peer_addr().ok();
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => Some(stream),
+        // Scanners and health checks that only open the port fail here all day: debug.
+        Ok(Err(e)) => {
+            tracing::debug!(peer = ?peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(peer = ?peer, "TLS handshake timed out");
+            None
+        }
+    }
 }

@@ -28,6 +28,7 @@ use std::path::Path;
 use serde_yaml::Value;
 
 pub use http::{HttpConfig, SecurityHeader};
+pub use pem::{read_materials, TlsMaterials};
 pub use rate::RateLimit;
 pub use tls::{CertSource, CipherSuite, ClientAuth, Curve, KeySource, TlsConfig, TlsVersion};
 pub use users::BcryptHash;

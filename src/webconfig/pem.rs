@@ -10,11 +10,92 @@
 
 use std::borrow::Cow;
 
+use std::sync::Arc;
+
 use rustls::pki_types::pem::{PemObject, SectionKind};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+use rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
+};
+use rustls::sign::SigningKey;
 
 use super::read::Report;
-use super::tls::{CertSource, KeySource};
+use super::tls::{CertSource, KeySource, TlsConfig};
+use super::WebConfigError;
+
+/// What a TLS server is built from, read from the sources of a [`TlsConfig`] as they are
+/// now.
+pub struct TlsMaterials {
+    /// Leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: Arc<dyn SigningKey>,
+    /// The client CA certificates; `None` when the configuration names no client CA.
+    pub client_cas: Option<Vec<CertificateDer<'static>>>,
+}
+
+impl std::fmt::Debug for TlsMaterials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterials")
+            .field("chain", &self.chain.len())
+            .field("key", &"<redacted>")
+            .field("client_cas", &self.client_cas.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+/// Reads the certificate chain, the key and the client CAs, with the checks of
+/// [`check_cert_and_key`]. Problems name the key of the file they come from.
+pub fn read_materials(tls: &TlsConfig) -> Result<TlsMaterials, WebConfigError> {
+    const CERT: &str = "tls_server_config.cert_file";
+    const KEY: &str = "tls_server_config.key_file";
+    const CA: &str = "tls_server_config.client_ca_file";
+    let mut report = Report::default();
+    check_cert_and_key(&tls.cert, CERT, &tls.key, KEY, &mut report);
+    let cert_pem = source_bytes(&tls.cert, CERT, &mut report);
+    let key_pem = match &tls.key {
+        KeySource::File(file) => read_file(file, KEY, &mut report),
+        KeySource::Inline(text) => Some(Cow::Borrowed(text.expose().as_bytes())),
+    };
+    let client_cas = tls
+        .client_ca
+        .as_ref()
+        .map(|ca| source_bytes(ca, CA, &mut report));
+    if !report.problems.is_empty() {
+        return Err(WebConfigError {
+            problems: report.problems,
+        });
+    }
+    let chain = cert_pem
+        .map(|pem| sections(&pem).certificates)
+        .unwrap_or_default();
+    let key = key_pem.and_then(|pem| signing_key(&pem, KEY, &mut report));
+    match key {
+        Some(key) if !chain.is_empty() && report.problems.is_empty() => Ok(TlsMaterials {
+            chain: chain.into_iter().map(CertificateDer::from).collect(),
+            key,
+            client_cas: client_cas.map(|pem| {
+                pem.map(|pem| sections(&pem).certificates)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(CertificateDer::from)
+                    .collect()
+            }),
+        }),
+        _ => Err(WebConfigError {
+            problems: if report.problems.is_empty() {
+                vec![format!("{CERT}: holds no PEM certificate")]
+            } else {
+                report.problems
+            },
+        }),
+    }
+}
+
+fn source_bytes<'a>(source: &'a CertSource, path: &str, report: &mut Report) -> Option<Cow<'a, [u8]>> {
+    match source {
+        CertSource::File(file) => read_file(file, path, report),
+        CertSource::Inline(text) => Some(Cow::Borrowed(text.as_bytes())),
+    }
+}
 
 /// Checks that the certificate and the key can be read, parse and belong together.
 pub(super) fn check_cert_and_key(
