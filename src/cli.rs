@@ -217,9 +217,10 @@ async fn serve(
             return EXIT_USAGE;
         }
     };
-    let security = web_config
-        .as_ref()
-        .map_or_else(|| "plain HTTP".to_owned(), |live| describe(&live.active().config));
+    let security = web_config.as_ref().map_or_else(
+        || "plain HTTP".to_owned(),
+        |live| describe(&live.active().config),
+    );
     if let Some(live) = &web_config {
         crate::web::log_system_roots(&live.active().config);
     }

@@ -72,8 +72,7 @@ impl BasicAuth {
                     return false;
                 };
                 let checked =
-                    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
-                        .await;
+                    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash)).await;
                 let matches = matches!(checked, Ok(Ok(true)));
                 self.remember(key, matches);
                 matches
@@ -146,10 +145,19 @@ mod tests {
         assert!(!auth.allows(Some(&header("prometheus", "wrong"))).await);
         assert!(!auth.allows(Some(&header("nobody", "secret"))).await);
         assert!(!auth.allows(None).await);
-        let lowercase = HeaderValue::from_str(&header("prometheus", "secret").to_str().unwrap().replacen("Basic", "bAsIc", 1)).unwrap();
+        let lowercase = HeaderValue::from_str(
+            &header("prometheus", "secret")
+                .to_str()
+                .unwrap()
+                .replacen("Basic", "bAsIc", 1),
+        )
+        .unwrap();
         assert!(auth.allows(Some(&lowercase)).await);
         for bad in ["Bearer abc", "Basic !!!", "Basic", "Basic cHJvbWV0aGV1cw=="] {
-            assert!(!auth.allows(Some(&HeaderValue::from_static(bad))).await, "{bad}");
+            assert!(
+                !auth.allows(Some(&HeaderValue::from_static(bad))).await,
+                "{bad}"
+            );
         }
     }
 
@@ -164,7 +172,10 @@ mod tests {
         assert!(auth.dummy.starts_with("$2y$04$"));
         let dummy = BcryptHash::new(&auth.dummy).expect("a well-formed bcrypt hash");
         assert_eq!(dummy.cost(), 4);
-        assert_eq!(bcrypt::verify("fakepassword", &auth.dummy).ok(), Some(false));
+        assert_eq!(
+            bcrypt::verify("fakepassword", &auth.dummy).ok(),
+            Some(false)
+        );
     }
 
     #[test]

@@ -12,14 +12,21 @@ use axum::response::{IntoResponse, Response};
 use super::live::LiveWebConfig;
 
 /// The middleware; `live` is the web configuration in force.
-pub async fn guard(State(live): State<Arc<LiveWebConfig>>, request: Request, next: Next) -> Response {
+pub async fn guard(
+    State(live): State<Arc<LiveWebConfig>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let active = live.current().await;
     let mut response = if active.limiter.as_ref().is_some_and(|l| !l.allows()) {
         refusal(StatusCode::TOO_MANY_REQUESTS)
     } else {
         let allowed = match &active.auth {
             None => true,
-            Some(auth) => auth.allows(request.headers().get(header::AUTHORIZATION)).await,
+            Some(auth) => {
+                auth.allows(request.headers().get(header::AUTHORIZATION))
+                    .await
+            }
         };
         if allowed {
             next.run(request).await

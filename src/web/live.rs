@@ -49,14 +49,17 @@ pub struct Limiter {
 impl Limiter {
     fn new(setting: RateLimit) -> Limiter {
         let bucket = NonZeroU32::new(setting.burst).and_then(|burst| {
-            Quota::with_period(setting.interval).map(|quota| RateLimiter::direct(quota.allow_burst(burst)))
+            Quota::with_period(setting.interval)
+                .map(|quota| RateLimiter::direct(quota.allow_burst(burst)))
         });
         Limiter { setting, bucket }
     }
 
     /// Whether one more request may go on now.
     pub fn allows(&self) -> bool {
-        self.bucket.as_ref().is_some_and(|bucket| bucket.check().is_ok())
+        self.bucket
+            .as_ref()
+            .is_some_and(|bucket| bucket.check().is_ok())
     }
 }
 
@@ -154,8 +157,7 @@ impl LiveWebConfig {
                     Ok(active) => Some(active.config.clone()),
                     // The files the new text names, when it can at least be parsed.
                     Err(_) => std::fs::read_to_string(&path).ok().and_then(|text| {
-                        webconfig::parse(&text, path.parent().unwrap_or(Path::new(".")))
-                            .ok()
+                        webconfig::parse(&text, path.parent().unwrap_or(Path::new("."))).ok()
                     }),
                 };
                 (built, config)
@@ -164,7 +166,10 @@ impl LiveWebConfig {
         };
         let (built, named) = match built {
             Ok(result) => result,
-            Err(e) => (Err(vec![format!("reading the web configuration failed: {e}")]), None),
+            Err(e) => (
+                Err(vec![format!("reading the web configuration failed: {e}")]),
+                None,
+            ),
         };
         let files = watched(&self.path, named.as_ref().or(Some(&previous.config)));
         let mut stamps_now = stamps(&files);

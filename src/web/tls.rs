@@ -104,8 +104,7 @@ fn client_verifier(
         }
         ClientAuth::VerifyClientCertIfGiven | ClientAuth::RequireAndVerifyClientCert => {
             let roots = Arc::new(roots(client_cas)?);
-            let builder =
-                WebPkiClientVerifier::builder_with_provider(roots, Arc::clone(provider));
+            let builder = WebPkiClientVerifier::builder_with_provider(roots, Arc::clone(provider));
             let builder = if tls.client_auth.requires() {
                 builder
             } else {
@@ -117,12 +116,10 @@ fn client_verifier(
         }
     };
     Ok(match &tls.client_allowed_sans {
-        Some(allowed) if tls.client_auth != ClientAuth::NoClientCert => {
-            Arc::new(AllowedSans {
-                inner,
-                allowed: allowed.clone(),
-            })
-        }
+        Some(allowed) if tls.client_auth != ClientAuth::NoClientCert => Arc::new(AllowedSans {
+            inner,
+            allowed: allowed.clone(),
+        }),
         _ => inner,
     })
 }

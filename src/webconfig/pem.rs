@@ -90,7 +90,11 @@ pub fn read_materials(tls: &TlsConfig) -> Result<TlsMaterials, WebConfigError> {
     }
 }
 
-fn source_bytes<'a>(source: &'a CertSource, path: &str, report: &mut Report) -> Option<Cow<'a, [u8]>> {
+fn source_bytes<'a>(
+    source: &'a CertSource,
+    path: &str,
+    report: &mut Report,
+) -> Option<Cow<'a, [u8]>> {
     match source {
         CertSource::File(file) => read_file(file, path, report),
         CertSource::Inline(text) => Some(Cow::Borrowed(text.as_bytes())),

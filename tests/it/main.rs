@@ -40,3 +40,6 @@ mod simulator;
 mod soak;
 /// The web configuration corpus against `promtool check web-config`, with its exceptions.
 mod web_config;
+/// `--web.config.file` served: TLS, client certificates, basic auth, rate limit, rotation
+/// without a restart, and a real Prometheus scraping over TLS.
+mod web_security;

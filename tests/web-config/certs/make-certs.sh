@@ -51,6 +51,12 @@ keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth
 subjectAltName=DNS:prometheus.example,email:prometheus@example.com,URI:spiffe://example/prometheus"
 
+# A client certificate the test CA never issued (self-signed), with the client's SANs.
+ec_key stranger.key
+openssl req -x509 -new -key stranger.key -days $days -subj "/CN=stranger" \
+  -addext "extendedKeyUsage=clientAuth" \
+  -addext "subjectAltName=DNS:prometheus.example" -out stranger.crt
+
 # A key that belongs to no certificate here.
 ec_key other.key
 
