@@ -235,7 +235,15 @@ async fn serve(
             .local_addr()
             .map(|a| a.port())
             .unwrap_or_default();
-        tracing::info!(url = %format!("http://localhost:{port}/"),
+        let scheme = if web_config
+            .as_ref()
+            .is_some_and(|live| live.active().tls.is_some())
+        {
+            "https"
+        } else {
+            "http"
+        };
+        tracing::info!(url = %format!("{scheme}://localhost:{port}/"),
             "demo running against the built-in simulator; open the URL, Ctrl-C to stop");
     }
     match daemon::run_with(source, config, listeners, web_config, signals).await {

@@ -147,7 +147,7 @@ async fn the_unit_command_runs_with_its_credentials_reloads_on_hup_and_stops_on_
     assert_eq!(words.next(), Some(INSTALLED_BINARY));
     let config_flag = format!("--config.file={}", config.display());
     let args: Vec<&str> = words
-        .filter(|word| *word != "$ARGS")
+        .filter(|word| !word.starts_with('$'))
         .map(|word| {
             if word.starts_with("--config.file=") {
                 config_flag.as_str()

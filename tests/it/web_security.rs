@@ -552,17 +552,39 @@ async fn prometheus_scrapes_over_tls_with_basic_auth_and_with_a_client_certifica
     .unwrap();
     let with_auth = start(&auth_path);
     let with_cert = start(&cert_path);
+    // The basic-auth job is the documented one from prometheus.example.yml, pointed at
+    // this test's CA, password file and exporter.
     let ca = dir.path().join("ca.crt");
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, "scrape").unwrap();
+    let example: serde_yaml::Value =
+        serde_yaml::from_str(&deploy_file("prometheus/prometheus.example.yml")).unwrap();
+    let mut auth_job = example["scrape_configs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|job| job["scheme"] == "https")
+        .expect("the example has an HTTPS job")
+        .clone();
+    assert!(auth_job["basic_auth"]["password_file"].is_string());
+    auth_job["tls_config"]["ca_file"] = ca.to_str().unwrap().into();
+    auth_job["basic_auth"]["password_file"] = password_file.to_str().unwrap().into();
+    auth_job["static_configs"] =
+        serde_yaml::from_str(&format!("[{{targets: ['{}']}}]", with_auth.addr)).unwrap();
+    let cert_job: serde_yaml::Value = serde_yaml::from_str(&format!(
+        "job_name: client-cert\nscheme: https\ntls_config:\n  ca_file: {ca}\n  cert_file: {cert}\n  key_file: {key}\nstatic_configs:\n  - targets: ['{client}']\n",
+        ca = ca.display(),
+        client = with_cert.addr,
+        cert = dir.path().join("client.crt").display(),
+        key = dir.path().join("client.key").display(),
+    ))
+    .unwrap();
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: basic-auth\n    scheme: https\n    basic_auth:\n      username: prometheus\n      password: scrape\n    tls_config:\n      ca_file: {ca}\n    static_configs:\n      - targets: ['{auth}']\n  - job_name: client-cert\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n      cert_file: {cert}\n      key_file: {key}\n    static_configs:\n      - targets: ['{client}']\n",
-            ca = ca.display(),
-            auth = with_auth.addr,
-            client = with_cert.addr,
-            cert = dir.path().join("client.crt").display(),
-            key = dir.path().join("client.key").display(),
+            "global:\n  scrape_interval: 1s\nscrape_configs: {}\n",
+            serde_json::to_string(&[auth_job, cert_job]).unwrap()
         ),
     )
     .unwrap();
@@ -595,5 +617,148 @@ async fn prometheus_scrapes_over_tls_with_basic_auth_and_with_a_client_certifica
         },
     )
     .await;
-    assert!(targets.contains("basic-auth") && targets.contains("client-cert"));
+    assert!(targets.contains("tim-account-exporter-tls") && targets.contains("client-cert"));
+}
+
+// ---- systemd: the web-config.conf drop-in ----
+
+fn deploy_file(path: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy")
+            .join(path),
+    )
+    .unwrap()
+}
+
+const DROP_IN: &str = "systemd/tim-account-exporter.service.d/web-config.conf";
+const SERVICE: &str = "systemd/tim-account-exporter.service";
+
+/// The values of every `key=` line of a unit file.
+fn values<'a>(unit: &'a str, key: &str) -> Vec<&'a str> {
+    unit.lines()
+        .filter_map(|line| line.trim().strip_prefix(key)?.strip_prefix('='))
+        .collect()
+}
+
+#[test]
+fn the_web_config_drop_in_verifies_and_keeps_the_exposure_at_most_2() {
+    let Some(analyze) = tool("systemd-analyze", "the Debian package systemd") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let service = deploy_file(SERVICE);
+    let installed = values(&service, "ExecStart")[0]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        dir.path().join("tim-account-exporter.service"),
+        service.replace(&installed, env!("CARGO_BIN_EXE_tim-account-exporter")),
+    )
+    .unwrap();
+    let drop_ins = dir.path().join("tim-account-exporter.service.d");
+    std::fs::create_dir(&drop_ins).unwrap();
+    std::fs::write(drop_ins.join("web-config.conf"), deploy_file(DROP_IN)).unwrap();
+    // The unit path makes systemd read the drop-in folder beside the unit.
+    let unit_path = format!("{}:", dir.path().display());
+    let verify = std::process::Command::new(&analyze)
+        .env("SYSTEMD_UNIT_PATH", &unit_path)
+        .args(["verify", "tim-account-exporter.service"])
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(verify.status.success() && said.trim().is_empty(), "{said}");
+    let security = std::process::Command::new(&analyze)
+        .env("SYSTEMD_UNIT_PATH", &unit_path)
+        .args([
+            "security",
+            "--offline=true",
+            "--no-pager",
+            "tim-account-exporter.service",
+        ])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&security.stdout);
+    let exposure: f64 = report
+        .lines()
+        .find_map(|line| line.split("Overall exposure level for").nth(1))
+        .and_then(|rest| rest.split(':').nth(1))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no overall exposure in:\n{report}"));
+    assert!(exposure <= 2.0, "exposure {exposure}:\n{report}");
+}
+
+#[tokio::test]
+async fn the_unit_with_the_drop_in_serves_https_from_its_credentials() {
+    let service = deploy_file(SERVICE);
+    let drop_in = deploy_file(DROP_IN);
+    let sim = start_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    // LoadCredential=<id>:<source>: systemd copies each source to the credentials folder.
+    let credential_ids: Vec<&str> = values(&drop_in, "LoadCredential")
+        .into_iter()
+        .map(|c| c.split_once(':').expect("id:path").0)
+        .collect();
+    assert_eq!(credential_ids, ["web.yml", "tls.crt", "tls.key"]);
+    std::fs::write(
+        credentials.join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\nbasic_auth_users:\n  prometheus: {}\n",
+            hash("pw")
+        ),
+    )
+    .unwrap();
+    std::fs::copy(certs().join("server.crt"), credentials.join("tls.crt")).unwrap();
+    std::fs::copy(certs().join("server.key"), credentials.join("tls.key")).unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        app_yaml(
+            &sim.endpoint(),
+            "",
+            &list_yaml("ops-bots", "imported", &ids("bot", 3)),
+        ),
+    )
+    .unwrap();
+
+    // ExecStart as systemd runs it: $WEB_CONFIG from the drop-in with %d the credentials
+    // folder, an empty $ARGS, and the test's configuration file.
+    let web_config = values(&drop_in, "Environment")
+        .into_iter()
+        .find_map(|e| e.strip_prefix("WEB_CONFIG="))
+        .expect("the drop-in sets WEB_CONFIG")
+        .replace("%d", credentials.to_str().unwrap());
+    let exec_start = values(&service, "ExecStart")[0];
+    assert!(exec_start.contains("$WEB_CONFIG"), "{exec_start}");
+    let args: Vec<String> = exec_start
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|word| match word {
+            "$WEB_CONFIG" => Some(web_config.clone()),
+            "$ARGS" => None,
+            _ if word.starts_with("--config.file=") => {
+                Some(format!("--config.file={}", config.display()))
+            }
+            _ => Some(word.to_owned()),
+        })
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let daemon =
+        DaemonProcess::start_with_env(&args, &[("CREDENTIALS_DIRECTORY", credentials.as_path())]);
+    let client = https(false);
+    let metrics = url(&daemon, "/metrics");
+    assert_eq!(status(&client, &metrics, None).await, Some(401));
+    assert_eq!(
+        status(&client, &metrics, Some(("prometheus", "pw"))).await,
+        Some(200)
+    );
 }
