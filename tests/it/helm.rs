@@ -550,3 +550,117 @@ fn the_prometheus_rule_carries_the_projects_alerts() {
         values_of(FULL)["prometheusRule"]["extraRules"]
     );
 }
+
+const WEB_CONFIG: &str = "ci/web-config-values.yaml";
+
+/// The test certificate and key of the web-config corpus, for `--set-file`.
+fn test_cert(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/web-config/certs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn the_web_config_is_mounted_passed_and_checked_and_probes_and_scrapes_follow_it() {
+    let Some(helm) = Helm::find() else {
+        return;
+    };
+    let cert = format!("webConfig.files.tls\\.crt={}", test_cert("server.crt"));
+    let key = format!("webConfig.files.tls\\.key={}", test_cert("server.key"));
+    let rendered = helm.render(&["-f", WEB_CONFIG, "--set-file", &cert, "--set-file", &key]);
+    let secret = rendered
+        .0
+        .iter()
+        .find(|doc| {
+            doc["kind"] == "Secret" && doc["metadata"]["name"] == "tim-tim-account-exporter-web"
+        })
+        .expect("the web Secret");
+    // Its files, as the volume holds them, pass the exporter's check.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in data(secret) {
+        std::fs::write(dir.path().join(&name), STANDARD.decode(content).unwrap()).unwrap();
+    }
+    let out = exporter()
+        .args(["--demo", "--config.check", "--web.config.file"])
+        .arg(dir.path().join("web.yml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout)
+        .contains("TLS TLS12-TLS13, client certificates: NoClientCert, basic auth: 1 users"));
+
+    let pod = &rendered.one("Deployment")["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let args = container["args"].as_sequence().unwrap();
+    assert!(args
+        .iter()
+        .any(|a| a == "--web.config.file=/etc/tim-account-exporter/web/web.yml"));
+    let mount = container["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "web-config")
+        .expect("the web config mount");
+    assert_eq!(mount["mountPath"], "/etc/tim-account-exporter/web");
+    let volume = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "web-config")
+        .expect("the web config volume");
+    assert_eq!(
+        volume["secret"]["secretName"],
+        "tim-tim-account-exporter-web"
+    );
+    assert_eq!(volume["secret"]["defaultMode"], 288);
+    for probe in ["livenessProbe", "readinessProbe"] {
+        let get = &container[probe]["httpGet"];
+        assert_eq!(get["scheme"], "HTTPS", "{probe}");
+        assert_eq!(get["httpHeaders"][0]["name"], "Authorization", "{probe}");
+    }
+    let endpoint = &rendered.one("ServiceMonitor")["spec"]["endpoints"][0];
+    assert_eq!(endpoint["scheme"], "https");
+    assert_eq!(endpoint["tlsConfig"]["ca"]["secret"]["key"], "ca.crt");
+    assert_eq!(endpoint["basicAuth"]["password"]["key"], "password");
+
+    // Basic auth without a probe user: the probes only check the port.
+    let rendered = helm.render(&["-f", WEB_CONFIG, "--set", "webConfig.probeAuthorization="]);
+    let container = &rendered.one("Deployment")["spec"]["template"]["spec"]["containers"][0];
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(container[probe]["tcpSocket"]["port"], "http", "{probe}");
+        assert!(container[probe].get("httpGet").is_none());
+    }
+
+    // An existing Secret: no web Secret of the chart, the scheme as set.
+    let rendered = helm.render(&[
+        "-f",
+        EXISTING_SECRET,
+        "--set",
+        "webConfig.existingSecret=exporter-web,webConfig.scheme=https",
+    ]);
+    assert!(!rendered.kinds().contains(&"Secret"));
+    let pod = &rendered.one("Deployment")["spec"]["template"]["spec"];
+    assert!(pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .any(|v| v["secret"]["secretName"] == "exporter-web"));
+    assert_eq!(
+        pod["containers"][0]["readinessProbe"]["httpGet"]["scheme"],
+        "HTTPS"
+    );
+
+    // Without a web config: plain HTTP as before.
+    let rendered = helm.render(&["-f", FULL, "--set", "serviceMonitor.enabled=true"]);
+    let container = &rendered.one("Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert!(!container["args"].as_sequence().unwrap().iter().any(|a| a
+        .as_str()
+        .is_some_and(|a| a.starts_with("--web.config.file"))));
+    assert_eq!(container["livenessProbe"]["httpGet"]["scheme"], "HTTP");
+    assert_eq!(
+        rendered.one("ServiceMonitor")["spec"]["endpoints"][0]["scheme"],
+        "http"
+    );
+}

@@ -131,3 +131,58 @@ secret_key_file nor secret_key_env reads its key from the mounted Secret.
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
+
+{{/* Whether a web configuration is in use (webConfig.config or .existingSecret): "true" or empty. */}}
+{{- define "tim-account-exporter.webConfig" -}}
+{{- if or .Values.webConfig.config .Values.webConfig.existingSecret }}true{{ end }}
+{{- end }}
+
+{{/* Where the web configuration Secret is mounted: web.yml and the files it names. */}}
+{{- define "tim-account-exporter.webConfigDir" -}}
+/etc/tim-account-exporter/web
+{{- end }}
+
+{{/* The name of the web configuration Secret: webConfig.existingSecret or the chart's. */}}
+{{- define "tim-account-exporter.webConfigSecretName" -}}
+{{- .Values.webConfig.existingSecret | default (printf "%s-web" (include "tim-account-exporter.fullname" . | trunc 59 | trimSuffix "-")) }}
+{{- end }}
+
+{{/* http or https: webConfig.scheme, else https when webConfig.config has tls_server_config. */}}
+{{- define "tim-account-exporter.scheme" -}}
+{{- if .Values.webConfig.scheme }}
+{{- .Values.webConfig.scheme }}
+{{- else if hasKey (.Values.webConfig.config | default dict) "tls_server_config" }}
+{{- "https" }}
+{{- else }}
+{{- "http" }}
+{{- end }}
+{{- end }}
+
+{{/* Whether every request needs a user: webConfig.basicAuth, or users in webConfig.config. */}}
+{{- define "tim-account-exporter.basicAuth" -}}
+{{- if or .Values.webConfig.basicAuth (get (.Values.webConfig.config | default dict) "basic_auth_users") }}true{{ end }}
+{{- end }}
+
+{{/*
+A probe of `path` (dict "path" ... "context" $). HTTPS when the exporter serves it (the
+kubelet does not verify the certificate). With basic auth, an HTTP probe needs
+webConfig.probeAuthorization; without it the probe only checks that the port accepts
+connections.
+*/}}
+{{- define "tim-account-exporter.probe" -}}
+{{- $ := .context }}
+{{- if and (include "tim-account-exporter.basicAuth" $) (not $.Values.webConfig.probeAuthorization) }}
+tcpSocket:
+  port: http
+{{- else }}
+httpGet:
+  path: {{ .path }}
+  port: http
+  scheme: {{ include "tim-account-exporter.scheme" $ | upper }}
+  {{- with $.Values.webConfig.probeAuthorization }}
+  httpHeaders:
+    - name: Authorization
+      value: {{ . | quote }}
+  {{- end }}
+{{- end }}
+{{- end }}
