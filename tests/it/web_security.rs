@@ -762,3 +762,154 @@ async fn the_unit_with_the_drop_in_serves_https_from_its_credentials() {
         Some(200)
     );
 }
+
+// ---- cipher suites and curves ----
+
+/// A TLS 1.2 client trusting the test CA that offers only `suite` and `group`.
+fn tls12_client_offering(
+    suite: rustls::SupportedCipherSuite,
+    group: &'static dyn rustls::crypto::SupportedKxGroup,
+) -> Arc<rustls::ClientConfig> {
+    let provider = rustls::crypto::CryptoProvider {
+        cipher_suites: vec![suite],
+        kx_groups: vec![group],
+        ..rustls::crypto::ring::default_provider()
+    };
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(test_roots())
+            .with_no_client_auth(),
+    )
+}
+
+#[tokio::test]
+async fn cipher_suites_and_curve_preferences_limit_what_a_tls_1_2_client_gets() {
+    use rustls::crypto::ring::{cipher_suite, kx_group};
+    let (_dir, path) = web_config(&format!(
+        "{TLS}  cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n  curve_preferences: [CurveP384]\n"
+    ));
+    let daemon = start(&path);
+    let allowed = tls12_client_offering(
+        cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        kx_group::SECP384R1,
+    );
+    let stream = tls_connect(&allowed, daemon.addr)
+        .await
+        .expect("the listed suite and curve");
+    assert_eq!(
+        stream
+            .get_ref()
+            .1
+            .negotiated_cipher_suite()
+            .map(|s| s.suite()),
+        Some(rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
+    );
+    let other_suite = tls12_client_offering(
+        cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        kx_group::SECP384R1,
+    );
+    assert!(
+        tls_connect(&other_suite, daemon.addr).await.is_err(),
+        "a suite not listed"
+    );
+    let other_curve = tls12_client_offering(
+        cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        kx_group::X25519,
+    );
+    assert!(
+        tls_connect(&other_curve, daemon.addr).await.is_err(),
+        "a curve not listed"
+    );
+    // TLS 1.3 suites stay on, as in Go.
+    assert!(
+        tls_connect(&rustls_client(&[&rustls::version::TLS13]), daemon.addr)
+            .await
+            .is_ok()
+    );
+}
+
+// ---- secrets ----
+
+#[tokio::test]
+async fn no_key_hash_or_password_reaches_the_log_or_the_answers() {
+    let key_pem = String::from_utf8(read_cert("server.key")).unwrap();
+    // The base64 body of the key: what must never be seen.
+    let key_body: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let hash = hash("a-password-to-keep");
+    let indent = |text: &str| {
+        text.lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>()
+    };
+    let (_dir, path) = web_config(&format!(
+        "tls_server_config:\n  cert_file: server.crt\n  key: |\n{}basic_auth_users:\n  prometheus: {hash}\n",
+        indent(&key_pem)
+    ));
+    let daemon = DaemonProcess::start(&[
+        "--demo",
+        "--log.level=trace",
+        "--web.config.file",
+        path.to_str().unwrap(),
+    ]);
+    let client = https(false);
+    let mut served = String::new();
+    for endpoint in ["/metrics", "/", "/api/v1/status"] {
+        served += &client
+            .get(url(&daemon, endpoint))
+            .basic_auth("prometheus", Some("a-password-to-keep"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    }
+    // Failures log too: a wrong password, a failed handshake, an invalid change.
+    assert_eq!(
+        status(
+            &client,
+            &url(&daemon, "/metrics"),
+            Some(("prometheus", "a-wrong-password"))
+        )
+        .await,
+        Some(401)
+    );
+    let _ = tls_connect(&rustls_client(&[&rustls::version::TLS12]), daemon.addr).await;
+    let _ = reqwest::get(format!("http://{}/", daemon.addr)).await;
+    let valid = std::fs::read_to_string(&path).unwrap();
+    let broken = valid.clone() + "bogus: 1\n";
+    rewrite(&path, broken.as_bytes());
+    let _ = status(
+        &client,
+        &url(&daemon, "/metrics"),
+        Some(("prometheus", "a-password-to-keep")),
+    )
+    .await;
+    let log = daemon.stderr();
+    assert!(log.contains("web configuration reload failed"), "{log}");
+    for (what, secret) in [
+        ("the key", key_body.as_str()),
+        ("the key's first line", key_body.get(..40).unwrap()),
+        ("the hash", hash.as_str()),
+        ("the password", "a-password-to-keep"),
+        ("a wrong password", "a-wrong-password"),
+    ] {
+        assert!(!log.contains(secret), "{what} is in the log");
+        assert!(!served.contains(secret), "{what} is served");
+    }
+
+    // Nor does the debug form of the configuration in force.
+    rewrite(&path, valid.as_bytes());
+    let live = tim_account_exporter::web::LiveWebConfig::load(&path).expect("valid");
+    let debug = format!("{live:?} {:?}", live.active());
+    assert!(debug.contains("tls"), "{debug}");
+    assert!(
+        !debug.contains(key_body.get(..40).unwrap()) && !debug.contains(&hash),
+        "{debug}"
+    );
+}
