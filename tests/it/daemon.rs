@@ -99,6 +99,11 @@ pub const GOLDEN: &[(&str, &str, &[&str])] = &[
     ),
     ("tim_exporter_config_last_reload_successful", "gauge", &[]),
     (
+        "tim_exporter_web_config_last_reload_successful",
+        "gauge",
+        &[],
+    ),
+    (
         "tim_exporter_app_loop_restarts_total",
         "counter",
         &["im_app"],
@@ -139,14 +144,23 @@ pub const PRESENCE_FAMILIES: [&str; 4] = [
     "tim_watchlist_presence_drift_accounts",
 ];
 
-/// [`GOLDEN`] as a set: every family, as served when a watch list checks presence.
+/// The families served only with `--web.config.file`.
+pub const WEB_CONFIG_FAMILIES: [&str; 1] = ["tim_exporter_web_config_last_reload_successful"];
+
+/// [`GOLDEN`] as a set: every family, as served when a watch list checks presence and a
+/// web configuration is in use.
 pub fn golden() -> BTreeSet<(String, String, Vec<String>)> {
     golden_where(|_| true)
 }
 
-/// The families served when no watch list checks presence.
+/// The families served without a web configuration, when a watch list checks presence.
+pub fn golden_without_web_config() -> BTreeSet<(String, String, Vec<String>)> {
+    golden_where(|name| !WEB_CONFIG_FAMILIES.contains(&name))
+}
+
+/// The families served when no watch list checks presence, without a web configuration.
 fn golden_without_presence() -> BTreeSet<(String, String, Vec<String>)> {
-    golden_where(|name| !PRESENCE_FAMILIES.contains(&name))
+    golden_where(|name| !PRESENCE_FAMILIES.contains(&name) && !WEB_CONFIG_FAMILIES.contains(&name))
 }
 
 fn golden_where(keep: impl Fn(&str) -> bool) -> BTreeSet<(String, String, Vec<String>)> {

@@ -10,7 +10,7 @@ use tim_account_exporter::config::AppConfig;
 use tim_account_exporter::sim::{Fault, SimAccount, SimOptions, SimPresence, Simulator};
 use tim_account_exporter::state::{PresenceValue, Status};
 
-use crate::daemon::{golden, served_families};
+use crate::daemon::{golden_without_web_config, served_families};
 use crate::support::*;
 
 /// One app against `sim` with these settings and watch lists.
@@ -247,7 +247,7 @@ async fn the_daemon_serves_presence_in_metrics_json_and_page() {
     let daemon = RunningDaemon::from_file(&path).await;
     daemon.wait_ready().await;
     let scrape = daemon.scrape().await;
-    assert_eq!(served_families(&scrape), golden());
+    assert_eq!(served_families(&scrape), golden_without_web_config());
 
     let app = [("im_app", "test-app"), ("im_region", "singapore")];
     // The item error hits the first item asked; which UserID that is depends on order,

@@ -145,6 +145,18 @@ async fn every_endpoint_needs_a_valid_user_over_tls() {
         .await
         .unwrap();
     assert!(metrics.contains("tim_exporter_web_config_last_reload_successful 1"));
+    // Every family of the contract, the web config's gauge included (the demo checks
+    // presence, and its apps' calls succeed or fail in every way the families count).
+    let served = crate::daemon::served_families(&Scrape::parse(&metrics));
+    assert!(
+        served.contains(&(
+            "tim_exporter_web_config_last_reload_successful".to_owned(),
+            "gauge".to_owned(),
+            Vec::new()
+        )),
+        "{served:?}"
+    );
+    assert!(served.is_subset(&crate::daemon::golden()), "{served:?}");
     // Plain HTTP on the TLS port gets no answer.
     assert!(reqwest::get(format!("http://{}/metrics", daemon.addr))
         .await
