@@ -925,3 +925,38 @@ async fn no_key_hash_or_password_reaches_the_log_or_the_answers() {
         "{debug}"
     );
 }
+
+#[tokio::test]
+async fn each_client_auth_type_takes_the_certificates_go_takes() {
+    let none = rustls_client(rustls::DEFAULT_VERSIONS);
+    let from_ca = rustls_client_with_identity(&read_cert("client.crt"), &read_cert("client.key"));
+    let stranger =
+        rustls_client_with_identity(&read_cert("stranger.crt"), &read_cert("stranger.key"));
+    // (type, with client_ca_file, admitted: no certificate, the CA's, a stranger's)
+    for (auth_type, with_ca, admitted) in [
+        ("NoClientCert", false, [true, true, true]),
+        ("RequestClientCert", false, [true, true, true]),
+        ("RequireAnyClientCert", false, [false, true, true]),
+        ("VerifyClientCertIfGiven", true, [true, true, false]),
+        ("RequireAndVerifyClientCert", true, [false, true, false]),
+    ] {
+        let ca = if with_ca {
+            "  client_ca_file: ca.crt\n"
+        } else {
+            ""
+        };
+        let (_dir, path) = web_config(&format!("{TLS}  client_auth_type: {auth_type}\n{ca}"));
+        let daemon = start(&path);
+        for (client, admit, who) in [
+            (&none, admitted[0], "no certificate"),
+            (&from_ca, admitted[1], "the CA's certificate"),
+            (&stranger, admitted[2], "a stranger's certificate"),
+        ] {
+            assert_eq!(
+                tls_connect(client, daemon.addr).await.is_ok(),
+                admit,
+                "{auth_type} with {who}"
+            );
+        }
+    }
+}
