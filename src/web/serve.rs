@@ -22,6 +22,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -103,11 +104,25 @@ async fn tls_acceptor(web_config: Option<&LiveWebConfig>) -> Option<TlsAcceptor>
     active.tls.clone().map(TlsAcceptor::from)
 }
 
+/// What a plain HTTP client gets on a TLS port, as from Go's server.
+const PLAIN_HTTP_ON_TLS: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
 async fn handshake(
     acceptor: &TlsAcceptor,
-    stream: TcpStream,
+    mut stream: TcpStream,
 ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
     let peer = stream.peer_addr().ok();
+    // A TLS connection starts with a handshake record (22); an HTTP request with its
+    // method's capital letters. Say what went wrong rather than close without a word.
+    let mut first = [0u8; 1];
+    if let Ok(Ok(1)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+        if first[0].is_ascii_uppercase() {
+            let _ = stream.write_all(PLAIN_HTTP_ON_TLS).await;
+            let _ = stream.shutdown().await;
+            return None;
+        }
+    }
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => Some(stream),
         // Scanners and health checks that only open the port fail here all day: debug.

@@ -157,10 +157,15 @@ async fn every_endpoint_needs_a_valid_user_over_tls() {
         "{served:?}"
     );
     assert!(served.is_subset(&crate::daemon::golden()), "{served:?}");
-    // Plain HTTP on the TLS port gets no answer.
-    assert!(reqwest::get(format!("http://{}/metrics", daemon.addr))
+    // Plain HTTP on the TLS port is told so, as Go's servers tell it.
+    let plain = reqwest::get(format!("http://{}/metrics", daemon.addr))
         .await
-        .map_or(true, |r| r.status().as_u16() != 200));
+        .unwrap();
+    assert_eq!(plain.status().as_u16(), 400);
+    assert_eq!(
+        plain.text().await.unwrap(),
+        "Client sent an HTTP request to an HTTPS server.\n"
+    );
 }
 
 #[tokio::test]
