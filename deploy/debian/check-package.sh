@@ -35,12 +35,12 @@ fi
 [ -f "$deb" ] || fail "no package at '$deb'"
 echo "check-package: $deb"
 
-# Anything of the package on the file system, by name: its files, its dpkg and
-# deb-systemd-helper records, the units' symlinks. The source tree and temporary folders
-# are left out.
+# Anything of the package where a package or its scripts write, by name: its files, its
+# dpkg and deb-systemd-helper records, the units' symlinks. Source trees, build folders and
+# temporary folders, which other work may change meanwhile, are left out.
 leftovers() {
-  find / -xdev \( -path /proc -o -path /sys -o -path /tmp -o -path /var/tmp \
-    -o -path "$PWD" \) -prune -o -name "*$PKG*" -print | sort
+  find /etc /usr /var /opt /srv -xdev -path /var/tmp -prune -o -name "*$PKG*" -print 2>/dev/null |
+    sort
 }
 
 # A package left by an interrupted run goes first.
@@ -160,8 +160,12 @@ ok "upgrade over itself: the edited conffile, the configuration and the key kept
 # ---- remove, then purge ----
 dpkg -r $PKG >/dev/null
 [ "$(dpkg-query -W -f='${Status}' $PKG)" = "deinstall ok config-files" ] || fail "remove"
-[ ! -e /usr/bin/$PKG ] && [ ! -e $UNIT_DIR/$PKG.service ] || fail "remove left the binary or unit"
-[ -f /etc/default/$PKG ] && [ -f $CONF/keys/prod-sg.key ] || fail "remove took the configuration"
+for path in /usr/bin/$PKG $UNIT_DIR/$PKG.service $UNIT_DIR/$PKG.socket; do
+  [ ! -e "$path" ] || fail "remove left $path"
+done
+for path in /etc/default/$PKG $CONF/config.yaml $CONF/keys/prod-sg.key; do
+  [ -f "$path" ] || fail "remove took $path"
+done
 ok "remove: the program gone, the configuration and keys kept"
 
 dpkg --purge $PKG >/dev/null
