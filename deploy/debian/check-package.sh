@@ -39,8 +39,10 @@ echo "check-package: $deb"
 # dpkg and deb-systemd-helper records, the units' symlinks. Source trees, build folders and
 # temporary folders, which other work may change meanwhile, are left out.
 leftovers() {
-  find /etc /usr /var /opt /srv -xdev -path /var/tmp -prune -o -name "*$PKG*" -print 2>/dev/null |
-    sort
+  local dir
+  for dir in /etc /usr /var /opt /srv; do
+    [ ! -d "$dir" ] || find "$dir" -xdev -path /var/tmp -prune -o -name "*$PKG*" -print
+  done | sort
 }
 
 # A package left by an interrupted run goes first.
