@@ -22,6 +22,9 @@ mod healing;
 mod helm;
 /// Idle, slow and oversized clients cannot starve `/metrics`.
 mod hostile;
+/// The Debian package's made files and metadata: man page and completions against
+/// `--help`, the packaged units against deploy/systemd/, the assets and the changelog.
+mod package;
 /// Presence checks: batching at 500, sharing, both rate bounds, faults never offline, the
 /// outputs, and drift that starts and ends.
 mod presence;
