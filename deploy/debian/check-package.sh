@@ -60,7 +60,8 @@ ok "lintian: no error, no warning"
 # ---- contents ----
 contents="$(dpkg-deb --contents "$deb" | awk '{print $6}' | sed 's|^\./|/|')"
 for path in /usr/bin/$PKG $UNIT_DIR/$PKG.service $UNIT_DIR/$PKG.socket /etc/default/$PKG \
-  /usr/share/doc/$PKG/examples/config.example.yaml /usr/share/doc/$PKG/copyright \
+  /usr/share/doc/$PKG/examples/config.example.yaml /usr/share/doc/$PKG/examples/web-config.conf \
+  /usr/share/doc/$PKG/copyright \
   /usr/share/doc/$PKG/changelog.Debian.gz /usr/share/doc/$PKG/changelog.gz \
   /usr/share/man/man1/$PKG.1.gz /usr/share/bash-completion/completions/$PKG \
   /usr/share/zsh/vendor-completions/_$PKG /usr/share/fish/vendor_completions.d/$PKG.fish; do

@@ -160,7 +160,7 @@ fn the_packaged_units_are_the_repositorys_with_the_packaged_binary() {
     }
     let service = &files.iter().find(|(n, _)| *n == render::SERVICE).unwrap().1;
     assert!(service.contains(&format!(
-        "\nExecStart={} --config.file=/etc/tim-account-exporter/config.yaml $ARGS\n",
+        "\nExecStart={} --config.file=/etc/tim-account-exporter/config.yaml $WEB_CONFIG $ARGS\n",
         render::PACKAGED_BINARY
     )));
     assert!(!service.contains("/usr/local/"));
