@@ -31,6 +31,9 @@ mod prometheus;
 mod rate;
 /// Secrets never reach logs, errors, output or what the daemon serves.
 mod secrets;
+/// Sharding across replicas: three shards against one simulator add up to one unsharded
+/// exporter and share each app's rate; the shard flags in every mode.
+mod sharding;
 /// The binary as a service: port 0, SIGHUP, SIGTERM and SIGINT.
 mod signals;
 /// The simulator refuses bad requests the way the service does.
