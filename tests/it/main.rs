@@ -18,7 +18,8 @@ mod faults;
 /// rest unharmed.
 mod healing;
 /// The Helm chart: lint, the rendered objects against the Kubernetes schemas, pod security
-/// and checksums, the rendered config through `--config.check`, the values schema, the alerts.
+/// and checksums, the rendered config through `--config.check`, the values schema, the alerts,
+/// and the sharded StatefulSet.
 mod helm;
 /// Idle, slow and oversized clients cannot starve `/metrics`.
 mod hostile;
