@@ -7,7 +7,22 @@
 //! - `fnv1a_64`: the published FNV-1a test vectors (the empty string, "a", "foobar").
 //! - the assignment of UserIDs: computed apart from this crate, with the paper's algorithm
 //!   and FNV-1a written out in Python (integers masked to 64 bits, the quotient in
-//!   doubles), after checking that script against the two sources above.
+//!   doubles), after checking that script against the two sources above:
+//!
+//! ```text
+//! M = 2**64 - 1
+//! def jump(key, n):
+//!     b, j = -1, 0
+//!     while j < n:
+//!         b, key = j, (key * 2862933555777941757 + 1) & M
+//!         j = int(float(b + 1) * (float(1 << 31) / float((key >> 33) + 1)))
+//!     return b
+//! def fnv1a64(data):
+//!     h = 0xcbf29ce484222325
+//!     for byte in data:
+//!         h = ((h ^ byte) * 0x100000001b3) & M
+//!     return h
+//! ```
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
