@@ -119,3 +119,15 @@ fn the_capacity_check_uses_the_shards_share() {
     }
     assert!(refused > 0);
 }
+
+#[test]
+fn a_rate_below_the_number_of_shards_is_warned_about() {
+    let yaml = app("    rate_limit: 2\n", &ids(10));
+    let loaded = load(&yaml, Shard::new(0, 3).unwrap()).unwrap();
+    assert_eq!(
+        loaded.warnings,
+        ["apps[0].rate_limit: 2 is less than the 3 shards: each paces at 1 call/s, 3 together"]
+    );
+    assert_eq!(loaded.config.apps[0].rate_limit.get(), 1);
+    assert!(load(&yaml, Shard::NONE).unwrap().warnings.is_empty());
+}

@@ -330,6 +330,21 @@ fn validate_app(
     }
     warn_conflicting_expectations(&watchlists, path, report);
     // Every UserID was checked above; from here on the app is this shard's part of it.
+    for (field, rate) in [
+        ("rate_limit", settings.rate_limit),
+        ("presence_rate_limit", settings.presence_rate_limit),
+    ] {
+        if rate.get() < shard.total() {
+            report.warning(
+                &format!("{path}.{field}"),
+                format_args!(
+                    "{rate} is less than the {} shards: each paces at 1 call/s, {} together",
+                    shard.total(),
+                    shard.total()
+                ),
+            );
+        }
+    }
     let (watchlists, settings) = shard_part(watchlists, settings, shard);
     check_capacity(&watchlists, &settings, shard, path, report);
     if report.problems.len() > before {
