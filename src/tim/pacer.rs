@@ -77,14 +77,16 @@ impl Pacer {
     pub async fn admit(&self, deadline: Instant) -> bool {
         tokio::time::timeout_at(deadline.into(), async {
             let mut turn = self.turn.lock().await;
+            // A pause is the pacer found idle when a caller's turn comes; a caller that
+            // queued behind the one before (or waited out a hold) follows no pause.
+            let after_pause = turn
+                .last
+                .is_none_or(|last| last.elapsed() > 2 * self.period);
             if let Some(until) = turn.hold_until.take() {
                 tokio::time::sleep_until(until.into()).await;
             }
             self.gcra.until_ready().await;
             let now = Instant::now();
-            let after_pause = turn
-                .last
-                .is_none_or(|last| now.duration_since(last) > 2 * self.period);
             if after_pause {
                 turn.hold_until = Some(now + self.period + COLD_START_GAP);
             }
@@ -139,6 +141,26 @@ mod tests {
         assert!(
             second_gap < pacer.period() + COLD_START_GAP / 2,
             "{second_gap:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn queued_callers_keep_the_full_rate_after_the_gap() {
+        // 100 calls at 100/s take 100 periods plus the one gap, not a gap each.
+        let pacer = std::sync::Arc::new(Pacer::new(NonZeroU32::new(100).unwrap()));
+        let far = Instant::now() + Duration::from_secs(10);
+        let started = Instant::now();
+        let calls = (0..100).map(|_| {
+            let pacer = std::sync::Arc::clone(&pacer);
+            tokio::spawn(async move { pacer.admit(far).await })
+        });
+        for call in calls.collect::<Vec<_>>() {
+            assert!(call.await.unwrap());
+        }
+        let took = started.elapsed();
+        assert!(
+            took < pacer.period() * 100 + COLD_START_GAP + Duration::from_millis(150),
+            "{took:?}"
         );
     }
 
