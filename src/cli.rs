@@ -14,6 +14,7 @@ use crate::config::{self, Config};
 use crate::daemon::{self, ConfigSource};
 use crate::output::{self, EXIT_USAGE};
 use crate::report::Summary;
+use crate::shard::Shard;
 use crate::telemetry::{self, LogFormat, LogLevel};
 use crate::web::LiveWebConfig;
 use crate::{cycle, demo};
@@ -68,6 +69,16 @@ pub struct Args {
     /// The format of log lines on standard error.
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     pub log_format: LogFormat,
+    /// This replica's shard, 0-based, when --total-shards is more than 1.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub shard: u32,
+    /// How many replicas share the UserIDs; 1 is no sharding.
+    #[arg(long = "total-shards", value_name = "M", default_value_t = 1)]
+    pub total_shards: u32,
+    /// Take the shard from the trailing -<ordinal> of a StatefulSet pod's name (wins over
+    /// --shard).
+    #[arg(long = "shard.pod-name", value_name = "NAME")]
+    pub shard_pod_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,9 +109,20 @@ pub fn main() -> ExitCode {
 
 /// Runs the mode the arguments ask for and returns the exit code.
 pub async fn run(args: Args) -> u8 {
+    let shard = match Shard::from_flags(
+        args.shard,
+        args.total_shards,
+        args.shard_pod_name.as_deref(),
+    ) {
+        Ok(shard) => shard,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
     // The demo's simulator must outlive the checks, so it is held here.
     let (config, demo_running) = if args.demo {
-        match demo::start().await {
+        match demo::start(shard).await {
             Ok(demo) => (demo.config.clone(), Some(demo)),
             Err(e) => {
                 eprintln!("{e}");
@@ -108,7 +130,7 @@ pub async fn run(args: Args) -> u8 {
             }
         }
     } else {
-        match load(&args) {
+        match load(&args, shard) {
             Some(config) => (config, None),
             None => return EXIT_USAGE,
         }
@@ -152,8 +174,13 @@ pub async fn run(args: Args) -> u8 {
             .map(|a| a.presence_user_ids().len())
             .sum();
         let lists: usize = config.apps.iter().map(|a| a.watchlists.len()).sum();
+        let scope = if shard.is_sharded() {
+            format!(" ({shard}: its own accounts and its share of each rate limit)")
+        } else {
+            String::new()
+        };
         println!(
-            "configuration is valid: apps: {}, watch lists: {lists}, distinct accounts: {accounts}, with presence: {presence}",
+            "configuration is valid{scope}: apps: {}, watch lists: {lists}, distinct accounts: {accounts}, with presence: {presence}",
             config.apps.len()
         );
         if let (Some(path), Some(live)) = (&args.web_config_file, &web_config) {
@@ -182,8 +209,8 @@ pub async fn run(args: Args) -> u8 {
     print!(
         "{}",
         match args.output {
-            OutputFormat::Table => output::render_table(&reports),
-            OutputFormat::Json => output::render_json(&reports),
+            OutputFormat::Table => output::render_table(&reports, shard),
+            OutputFormat::Json => output::render_json(&reports, shard),
         }
     );
     output::exit_code(Summary::of(&reports))
@@ -282,9 +309,10 @@ fn describe(web: &crate::webconfig::WebConfig) -> String {
     parts.join(", ")
 }
 
-/// Loads the configuration, printing its problems (or its warnings) to standard error.
-fn load(args: &Args) -> Option<Config> {
-    match config::load(&args.config_file) {
+/// Loads the shard's part of the configuration, printing its problems (or its warnings)
+/// to standard error.
+fn load(args: &Args, shard: Shard) -> Option<Config> {
+    match config::load_for_shard(&args.config_file, shard) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
                 if args.config_check {

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{self, Config};
 use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
+use crate::shard::Shard;
 use crate::state::State;
 use crate::tim::ClientError;
 use crate::web::{self, Context, LiveWebConfig, ReloadResult};
@@ -123,6 +124,9 @@ pub async fn run_with(
     let state = Arc::new(State::default());
     let metrics = Arc::new(Metrics::new());
     metrics.record_reload(true, SystemTime::now());
+    // The shard comes from the flags, so it holds for every reload too.
+    let shard = config.shard;
+    metrics.record_shard(shard);
     if let Some(live) = &web_config {
         metrics.register_web_config(live.reload_gauge());
     }
@@ -157,7 +161,7 @@ pub async fn run_with(
         // Reading files can hang (a stalled network mount): it must not hold up a stop.
         let loaded = tokio::select! {
             () = &mut shutdown => break,
-            loaded = load(&source) => loaded,
+            loaded = load(&source, shard) => loaded,
         };
         let result = apply(loaded, &mut scheduler, &metrics);
         if let Some(reply) = reply {
@@ -190,12 +194,12 @@ pub async fn run_with(
     Ok(())
 }
 
-/// Re-reads the configuration with its files, on a blocking thread.
-async fn load(source: &ConfigSource) -> Result<config::Loaded, Vec<String>> {
+/// Re-reads the configuration with its files, on a blocking thread: `shard`'s part of it.
+async fn load(source: &ConfigSource, shard: Shard) -> Result<config::Loaded, Vec<String>> {
     match source {
         ConfigSource::File(path) => {
             let path = path.clone();
-            match tokio::task::spawn_blocking(move || config::load(&path)).await {
+            match tokio::task::spawn_blocking(move || config::load_for_shard(&path, shard)).await {
                 Ok(loaded) => loaded.map_err(|e| e.problems),
                 Err(e) => Err(vec![format!("reading the configuration failed: {e}")]),
             }
@@ -248,6 +252,8 @@ fn log_config(config: &Config, message: &str) {
         apps = config.apps.len(),
         watchlists = lists,
         accounts,
+        shard = config.shard.ordinal(),
+        total_shards = config.shard.total(),
         "{message}"
     );
 }

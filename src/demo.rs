@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use crate::config::{self, Config, ConfigError, Sources};
+use crate::shard::Shard;
 use crate::sim::{Fault, SimAccount, SimApp, SimOptions, SimPresence, Simulator};
 use crate::tim::Secret;
 
@@ -65,8 +66,9 @@ fn random_key() -> String {
         .collect()
 }
 
-/// Starts the simulator on `127.0.0.1:0` and builds the demo configuration for it.
-pub async fn start() -> Result<Demo, DemoError> {
+/// Starts the simulator on `127.0.0.1:0` and builds the demo configuration for it, or
+/// `shard`'s part of it.
+pub async fn start(shard: Shard) -> Result<Demo, DemoError> {
     let (key_sg, key_eu) = (random_key(), random_key());
     let options = SimOptions {
         apps: vec![
@@ -104,12 +106,13 @@ pub async fn start() -> Result<Demo, DemoError> {
         .replace("{key_sg}", &key_sg)
         .replace("{key_eu}", &key_eu);
     let no_env = |_: &str| None;
-    let loaded = config::from_yaml(
+    let loaded = config::from_yaml_for_shard(
         &text,
         &Sources {
             base_dir: std::env::temp_dir(),
             env: &no_env,
         },
+        shard,
     )
     .map_err(DemoError::Config)?;
     Ok(Demo {

@@ -6,7 +6,8 @@
 //! app) → `tim` (the REST client) → `report` (what a cycle found) → `state` (what is known
 //! now) → `metrics`, `web` and `output` (what is shown). `daemon` wires the long-running
 //! mode together; `sim` is a test double of the REST API, `demo` wires it to a built-in
-//! configuration, `cli` and `telemetry` are the binary's front. `webconfig` reads the
+//! configuration, `cli` and `telemetry` are the binary's front. `shard`
+//! says which UserIDs a replica checks when several share the work. `webconfig` reads the
 //! web configuration file (TLS, basic auth); `yaml` is the one place YAML text is parsed.
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod output;
 pub mod report;
 pub mod scheduler;
+pub mod shard;
 pub mod state;
 pub mod tim;
 pub mod web;

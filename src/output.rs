@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::report::{AccountReport, AppReport, PresenceReport, Summary};
+use crate::shard::Shard;
 
 /// Every account matches its watch list.
 pub const EXIT_OK: u8 = 0;
@@ -28,8 +29,16 @@ pub fn exit_code(summary: Summary) -> u8 {
 
 #[derive(Serialize)]
 struct StatusDocument<'a> {
+    /// Which shard's accounts the document holds (0 of 1 when not sharded).
+    shard: ShardDocument,
     apps: Vec<AppDocument<'a>>,
     summary: Summary,
+}
+
+#[derive(Serialize)]
+struct ShardDocument {
+    ordinal: u32,
+    total: u32,
 }
 
 #[derive(Serialize)]
@@ -94,9 +103,13 @@ fn presence_document(presence: &PresenceReport) -> PresenceDocument<'_> {
     }
 }
 
-/// The status document as pretty JSON.
-pub fn render_json(reports: &[AppReport]) -> String {
+/// The status document of `shard`'s accounts as pretty JSON.
+pub fn render_json(reports: &[AppReport], shard: Shard) -> String {
     let document = StatusDocument {
+        shard: ShardDocument {
+            ordinal: shard.ordinal(),
+            total: shard.total(),
+        },
         apps: reports
             .iter()
             .map(|report| AppDocument {
@@ -159,9 +172,9 @@ fn note(account: &AccountReport) -> String {
     notes.join("; ")
 }
 
-/// An aligned table of every account, followed by a one-line summary. A PRESENCE column
-/// appears when any watch list checks presence.
-pub fn render_table(reports: &[AppReport]) -> String {
+/// An aligned table of every account, followed by a one-line summary (which names the
+/// shard when sharded). A PRESENCE column appears when any watch list checks presence.
+pub fn render_table(reports: &[AppReport], shard: Shard) -> String {
     let with_presence = reports.iter().any(AppReport::checks_presence);
     let mut header = vec![
         "APP",
@@ -231,6 +244,9 @@ pub fn render_table(reports: &[AppReport]) -> String {
             "; presence: {} drift, {} unknown",
             summary.presence_drift, summary.presence_unknown
         ));
+    }
+    if shard.is_sharded() {
+        out.push_str(&format!(" ({shard}: only its own accounts)"));
     }
     out.push('\n');
     out
@@ -369,7 +385,7 @@ mod tests {
 
     #[test]
     fn table_puts_drift_then_unknown_first() {
-        let table = render_table(&[vip()]);
+        let table = render_table(&[vip()], Shard::NONE);
         let lines: Vec<&str> = table.lines().collect();
         assert!(
             lines[0].starts_with(
@@ -385,7 +401,7 @@ mod tests {
 
     #[test]
     fn the_table_gains_a_presence_column_with_presence_drift_first() {
-        let table = render_table(&[bots()]);
+        let table = render_table(&[bots()], Shard::NONE);
         let lines: Vec<&str> = table.lines().collect();
         assert!(
             lines[0].contains("EXPECTED  PRESENCE") && lines[0].ends_with("NOTE"),
@@ -420,10 +436,12 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_shape() {
-        let value: serde_json::Value = serde_json::from_str(&render_json(&[vip()])).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&render_json(&[vip()], Shard::NONE)).unwrap();
         assert_eq!(
             value,
             serde_json::json!({
+                "shard": {"ordinal": 0, "total": 1},
                 "apps": [{
                     "name": "prod-sg", "region": "singapore", "sdkappid": 1_400_000_000u64,
                     "checked_at": "2023-11-14T22:13:20.000Z", "duration_seconds": 0.25, "calls": 0,
@@ -447,7 +465,8 @@ mod tests {
 
     #[test]
     fn json_presence_objects() {
-        let value: serde_json::Value = serde_json::from_str(&render_json(&[bots()])).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&render_json(&[bots()], Shard::NONE)).unwrap();
         let accounts = &value["apps"][0]["accounts"];
         assert_eq!(
             accounts[0]["presence"],

@@ -5,6 +5,8 @@
 //! module never sees an unchecked value.
 
 mod raw;
+#[cfg(test)]
+mod shard_tests;
 mod validate;
 
 use std::fmt;
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::shard::Shard;
 use crate::tim::{self, Region, Secret};
 
 pub use validate::{MAX_USER_ID_BYTES, MIN_USERSIG_TTL};
@@ -26,9 +29,15 @@ pub const DEFAULT_PRESENCE_RATE_LIMIT: u32 = 50;
 pub const DEFAULT_USERSIG_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The whole configuration. Apps are shared, not copied, by the scheduler and the state.
+///
+/// When the process is one of several shards, every watch list holds only the shard's own
+/// UserIDs and the rate limits are the shard's share (see [`Shard`]): everything after
+/// loading sees the shard's part as if it were the whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub apps: Vec<Arc<AppConfig>>,
+    /// The shard this configuration was loaded for.
+    pub shard: Shard,
 }
 
 /// One IM app and its watch lists, with every setting resolved.
@@ -46,9 +55,9 @@ pub struct AppConfig {
     pub interval: Duration,
     pub timeout: Duration,
     pub retries: u32,
-    /// account_check calls per second.
+    /// account_check calls per second (this shard's share when sharded).
     pub rate_limit: NonZeroU32,
-    /// query_online_status calls per second.
+    /// query_online_status calls per second (this shard's share when sharded).
     pub presence_rate_limit: NonZeroU32,
     pub usersig_ttl: Duration,
     pub watchlists: Vec<WatchList>,
@@ -62,7 +71,8 @@ pub struct WatchList {
     pub expect: Expect,
     /// The presence every account must have; `None`: presence is not checked.
     pub presence: Option<PresenceExpect>,
-    /// Distinct UserIDs in the order first listed (inline ones, then the file's).
+    /// Distinct UserIDs in the order first listed (inline ones, then the file's); only
+    /// this shard's when sharded, so possibly none.
     pub user_ids: Vec<String>,
 }
 
@@ -200,6 +210,12 @@ pub struct Sources<'a> {
 
 /// Reads and validates the configuration file, its secret files and watch-list files.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    load_for_shard(path, Shard::NONE)
+}
+
+/// [`load`] for one shard: every UserID is validated, then only the shard's are kept, and
+/// the rate limits (and the capacity check) are the shard's share.
+pub fn load_for_shard(path: &Path, shard: Shard) -> Result<Loaded, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::one(format!("cannot read {}: {e}", path.display())))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -213,6 +229,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
             base_dir,
             env: &env,
         },
+        shard,
     )
     .map_err(|e| prefix_problems(e, path))?;
     if has_inline_secret {
@@ -230,8 +247,17 @@ fn prefix_problems(mut err: ConfigError, path: &Path) -> ConfigError {
 
 /// Validates configuration text. Files named in it are read relative to `sources.base_dir`.
 pub fn from_yaml(text: &str, sources: &Sources<'_>) -> Result<Loaded, ConfigError> {
+    from_yaml_for_shard(text, sources, Shard::NONE)
+}
+
+/// [`from_yaml`] for one shard, as [`load_for_shard`].
+pub fn from_yaml_for_shard(
+    text: &str,
+    sources: &Sources<'_>,
+    shard: Shard,
+) -> Result<Loaded, ConfigError> {
     let raw = raw::parse_yaml(text).map_err(|problems| ConfigError { problems })?;
-    validate::validate(raw, sources)
+    validate::validate(raw, sources, shard)
 }
 
 /// A warning when the file holding an inline `secret_key` can be read by group or others.

@@ -16,6 +16,7 @@ use super::{
     DEFAULT_INTERVAL, DEFAULT_PRESENCE_RATE_LIMIT, DEFAULT_RATE_LIMIT, DEFAULT_RETRIES,
     DEFAULT_TIMEOUT, DEFAULT_USERSIG_TTL,
 };
+use crate::shard::Shard;
 use crate::tim::{Api, Region, Secret};
 
 /// The longest UserID the service accepts, in bytes.
@@ -49,7 +50,11 @@ impl Report {
     }
 }
 
-pub(super) fn validate(raw: RawConfig, sources: &Sources<'_>) -> Result<Loaded, ConfigError> {
+pub(super) fn validate(
+    raw: RawConfig,
+    sources: &Sources<'_>,
+    shard: Shard,
+) -> Result<Loaded, ConfigError> {
     let mut report = Report::default();
     let defaults = resolve_settings(&Settings::BUILT_IN, &raw.defaults, "defaults", &mut report);
     check_settings(&defaults, "defaults", &|_| true, &mut report);
@@ -77,13 +82,13 @@ pub(super) fn validate(raw: RawConfig, sources: &Sources<'_>) -> Result<Loaded, 
             );
         }
         let settings = resolve_settings(&defaults, &raw_app.settings(), &path, &mut report);
-        if let Some(app) = validate_app(raw_app, settings, &path, sources, &mut report) {
+        if let Some(app) = validate_app(raw_app, settings, &path, sources, shard, &mut report) {
             apps.push(app);
         }
     }
     if report.problems.is_empty() {
         Ok(Loaded {
-            config: Config { apps },
+            config: Config { apps, shard },
             warnings: report.warnings,
         })
     } else {
@@ -258,6 +263,7 @@ fn validate_app(
     settings: Settings,
     path: &str,
     sources: &Sources<'_>,
+    shard: Shard,
     report: &mut Report,
 ) -> Option<Arc<AppConfig>> {
     let before = report.problems.len();
@@ -323,7 +329,24 @@ fn validate_app(
         }
     }
     warn_conflicting_expectations(&watchlists, path, report);
-    check_capacity(&watchlists, &settings, path, report);
+    // Every UserID was checked above; from here on the app is this shard's part of it.
+    for (field, rate) in [
+        ("rate_limit", settings.rate_limit),
+        ("presence_rate_limit", settings.presence_rate_limit),
+    ] {
+        if rate.get() < shard.total() {
+            report.warning(
+                &format!("{path}.{field}"),
+                format_args!(
+                    "{rate} is less than the {} shards: each paces at 1 call/s, {} together",
+                    shard.total(),
+                    shard.total()
+                ),
+            );
+        }
+    }
+    let (watchlists, settings) = shard_part(watchlists, settings, shard);
+    check_capacity(&watchlists, &settings, shard, path, report);
     if report.problems.len() > before {
         return None;
     }
@@ -583,10 +606,33 @@ pub(crate) fn user_ids_in_file(text: &str) -> impl Iterator<Item = (usize, &str)
         .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
 }
 
+/// The shard's part of an app: its own UserIDs in each watch list (a list may be left
+/// empty), and its share of each rate limit.
+fn shard_part(
+    mut lists: Vec<WatchList>,
+    mut settings: Settings,
+    shard: Shard,
+) -> (Vec<WatchList>, Settings) {
+    if shard.is_sharded() {
+        for list in &mut lists {
+            list.user_ids.retain(|id| shard.owns(id));
+        }
+        settings.rate_limit = shard.share(settings.rate_limit);
+        settings.presence_rate_limit = shard.share(settings.presence_rate_limit);
+    }
+    (lists, settings)
+}
+
 /// A cycle must be able to start all its calls and see the last one through within the
 /// interval at the configured rate of each API, or some accounts would be unknown every
 /// cycle. The two APIs are paced apart and run side by side, so each must fit on its own.
-fn check_capacity(lists: &[WatchList], settings: &Settings, path: &str, report: &mut Report) {
+fn check_capacity(
+    lists: &[WatchList],
+    settings: &Settings,
+    shard: Shard,
+    path: &str,
+    report: &mut Report,
+) {
     let distinct = |presence_only: bool| {
         lists
             .iter()
@@ -617,10 +663,15 @@ fn check_capacity(lists: &[WatchList], settings: &Settings, path: &str, report: 
                 Api::AccountCheck => "distinct UserIDs need",
                 Api::QueryOnlineStatus => "distinct UserIDs with presence need",
             };
+            let whose = if shard.is_sharded() {
+                format!(" ({shard}'s share)")
+            } else {
+                String::new()
+            };
             report.problem(
                 path,
                 format_args!(
-                    "{accounts} {what} {calls} {api} calls per cycle; at {field} {rate} the last starts after {} and may take the timeout of {}, which does not fit in the interval of {}; raise {field} or interval",
+                    "{accounts} {what} {calls} {api} calls per cycle; at {field} {rate}{whose} the last starts after {} and may take the timeout of {}, which does not fit in the interval of {}; raise {field} or interval",
                     humantime::format_duration(Duration::from_millis(last_start.as_millis() as u64)),
                     humantime::format_duration(settings.timeout),
                     humantime::format_duration(settings.interval)

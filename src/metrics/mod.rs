@@ -11,8 +11,9 @@ mod apps;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use prometheus::{Gauge, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Gauge, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
+use crate::shard::Shard;
 use crate::state::State;
 
 /// The Content-Type of the exposition.
@@ -29,6 +30,8 @@ pub struct Metrics {
     registry: Registry,
     reload_successful: IntGauge,
     reload_success_timestamp: Gauge,
+    shard_ordinal: IntGaugeVec,
+    total_shards: IntGauge,
 }
 
 impl Default for Metrics {
@@ -61,10 +64,27 @@ impl Metrics {
             "Unix time of the last successful configuration load or reload.",
         )
         .expect("valid gauge");
+        // As kube-state-metrics: the ordinal both as a label and as the value, so that
+        // the rules can tell which shards are missing.
+        let shard_ordinal = IntGaugeVec::new(
+            Opts::new(
+                "tim_exporter_shard_ordinal",
+                "The shard of this exporter (0-based; 0 when not sharded), as value and label.",
+            ),
+            &["shard_ordinal"],
+        )
+        .expect("valid gauge");
+        let total_shards = IntGauge::new(
+            "tim_exporter_total_shards",
+            "How many shards share the accounts (--total-shards; 1 when not sharded).",
+        )
+        .expect("valid gauge");
         for collector in [
             Box::new(build_info) as Box<dyn prometheus::core::Collector>,
             Box::new(reload_successful.clone()),
             Box::new(reload_success_timestamp.clone()),
+            Box::new(shard_ordinal.clone()),
+            Box::new(total_shards.clone()),
         ] {
             registry.register(collector).expect("distinct metrics");
         }
@@ -74,11 +94,24 @@ impl Metrics {
                 prometheus::process_collector::ProcessCollector::for_self(),
             ))
             .expect("distinct metrics");
-        Metrics {
+        let metrics = Metrics {
             registry,
             reload_successful,
             reload_success_timestamp,
-        }
+            shard_ordinal,
+            total_shards,
+        };
+        metrics.record_shard(Shard::NONE);
+        metrics
+    }
+
+    /// Records which shard this exporter is.
+    pub fn record_shard(&self, shard: Shard) {
+        self.shard_ordinal.reset();
+        self.shard_ordinal
+            .with_label_values(&[&shard.ordinal().to_string()])
+            .set(i64::from(shard.ordinal()));
+        self.total_shards.set(i64::from(shard.total()));
     }
 
     /// Serves the gauge of the web configuration's last reload

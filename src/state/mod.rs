@@ -22,6 +22,7 @@ pub use api::{ApiStats, Latency, API_LATENCY_BUCKETS};
 pub use counts::{ListCounts, PresenceCounts};
 
 use crate::config::{AppConfig, Config};
+use crate::shard::Shard;
 use crate::tim::{AccountResult, Api, Attempt, PresenceResult, Region, Unknown};
 
 /// Every app the daemon watches, in configuration order.
@@ -30,6 +31,8 @@ pub struct State {
     apps: RwLock<Vec<Arc<AppState>>>,
     /// Set once every app has finished a cycle; stays set across reloads.
     ready: AtomicBool,
+    /// The shard whose accounts these are, from the configuration in force.
+    shard: RwLock<Shard>,
 }
 
 impl State {
@@ -49,6 +52,11 @@ impl State {
             .clone()
     }
 
+    /// The shard whose accounts the state holds.
+    pub fn shard(&self) -> Shard {
+        *self.shard.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Makes the state match a new configuration and returns its apps in order.
     ///
     /// An app keeps its state when its name, region, SDKAppID and endpoint are unchanged
@@ -57,6 +65,7 @@ impl State {
     pub fn reconcile(&self, config: &Config) -> Vec<Arc<AppState>> {
         // Readiness reached before this reload stays, even if nobody has asked yet.
         self.ready();
+        *self.shard.write().unwrap_or_else(PoisonError::into_inner) = config.shard;
         let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
         let mut old: HashMap<String, Arc<AppState>> = apps
             .drain(..)

@@ -130,11 +130,12 @@ async fn landing_page(Extract(context): Extract<Arc<Context>>) -> Html<String> {
     Html(page::render(
         &report::all(&context.state),
         context.state.ready(),
+        context.state.shard(),
     ))
 }
 
 async fn status(Extract(context): Extract<Arc<Context>>) -> Response {
-    let json = output::render_json(&report::all(&context.state));
+    let json = output::render_json(&report::all(&context.state), context.state.shard());
     ([(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 

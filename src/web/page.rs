@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::metrics::{REVISION, VERSION};
 use crate::report::{AccountReport, AppReport, PresenceReport, Summary};
+use crate::shard::Shard;
 use crate::state::{PresenceValue, Status};
 
 /// The most accounts listed under "needs attention"; the rest are counted.
@@ -73,7 +74,7 @@ fn since_text(
 }
 
 /// The whole page. Writing to a `String` cannot fail, so results of `write!` are ignored.
-pub(super) fn render(reports: &[AppReport], ready: bool) -> String {
+pub(super) fn render(reports: &[AppReport], ready: bool, shard: Shard) -> String {
     let summary = Summary::of(reports);
     let mut page = String::with_capacity(8 * 1024);
     let _ = write!(
@@ -94,6 +95,14 @@ pub(super) fn render(reports: &[AppReport], ready: bool) -> String {
         if summary.unknown > 0 { "unknown" } else { "ok" },
         summary.unknown,
     );
+    if shard.is_sharded() {
+        let _ = writeln!(
+            page,
+            "<p>Shard {} of {} (numbered from 0): this page shows only the accounts of this shard; the other shards show the rest.</p>",
+            shard.ordinal(),
+            shard.total()
+        );
+    }
     if reports.iter().any(AppReport::checks_presence) {
         let _ = writeln!(
             page,

@@ -98,6 +98,8 @@ pub const GOLDEN: &[(&str, &str, &[&str])] = &[
         &[],
     ),
     ("tim_exporter_config_last_reload_successful", "gauge", &[]),
+    ("tim_exporter_shard_ordinal", "gauge", &["shard_ordinal"]),
+    ("tim_exporter_total_shards", "gauge", &[]),
     (
         "tim_exporter_web_config_last_reload_successful",
         "gauge",

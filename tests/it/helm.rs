@@ -664,3 +664,107 @@ fn the_web_config_is_mounted_passed_and_checked_and_probes_and_scrapes_follow_it
         "http"
     );
 }
+
+const SHARDED: &str = "ci/sharded-values.yaml";
+
+#[test]
+fn sharding_renders_a_statefulset_with_a_headless_service_and_a_budget() {
+    let Some(helm) = Helm::find() else {
+        return;
+    };
+    // Unsharded: a Deployment behind an ordinary Service, and no budget.
+    let plain = helm.render(&["-f", DEFAULTS]);
+    assert!(plain.find("StatefulSet").is_none() && plain.find("PodDisruptionBudget").is_none());
+    assert!(plain.one("Service")["spec"]["clusterIP"].is_null());
+    let plain_args = &plain.one("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(!serde_yaml::to_string(plain_args).unwrap().contains("shard"));
+
+    let rendered = helm.render(&["-f", SHARDED]);
+    assert_eq!(
+        rendered.kinds(),
+        [
+            "ConfigMap",
+            "PodDisruptionBudget",
+            "PrometheusRule",
+            "Secret",
+            "Service",
+            "ServiceAccount",
+            "ServiceMonitor",
+            "StatefulSet"
+        ]
+    );
+    let set = rendered.one("StatefulSet");
+    let service = rendered.one("Service");
+    assert_eq!(set["spec"]["replicas"], 3);
+    assert_eq!(set["spec"]["serviceName"], service["metadata"]["name"]);
+    assert_eq!(set["spec"]["podManagementPolicy"], "Parallel");
+    assert_eq!(service["spec"]["clusterIP"], "None");
+    let pod_labels = &set["spec"]["template"]["metadata"]["labels"];
+    for (name, value) in service["spec"]["selector"].as_mapping().unwrap() {
+        assert_eq!(&pod_labels[name], value);
+    }
+    let budget = rendered.one("PodDisruptionBudget");
+    assert_eq!(budget["spec"]["maxUnavailable"], 1);
+    assert_eq!(
+        budget["spec"]["selector"]["matchLabels"],
+        service["spec"]["selector"]
+    );
+    let container = &set["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(args.contains(&"--shard.pod-name=$(POD_NAME)"), "{args:?}");
+    assert!(args.contains(&"--total-shards=3"), "{args:?}");
+    let pod_name = container["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "POD_NAME")
+        .expect("POD_NAME from the downward API");
+    assert_eq!(
+        pod_name["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.name"
+    );
+
+    // The exporter takes these arguments: the last pod of the set is shard 2 of 3.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys_dir = dir.path().join("keys");
+    std::fs::create_dir_all(&keys_dir).unwrap();
+    for (name, content) in data(rendered.one("ConfigMap")) {
+        let moved = content.replace(KEYS_DIR, &format!("{}/", keys_dir.display()));
+        std::fs::write(dir.path().join(name), moved).unwrap();
+    }
+    std::fs::write(keys_dir.join("prod-sg"), "a-key").unwrap();
+    let pod = format!("{}-2", set["metadata"]["name"].as_str().unwrap());
+    let mut check = exporter();
+    check.arg("--config.check");
+    for arg in &args {
+        if arg.starts_with("--config.file=") {
+            check.arg(format!(
+                "--config.file={}",
+                dir.path().join("config.yaml").display()
+            ));
+        } else if !arg.starts_with("--web.") {
+            check.arg(arg.replace("$(POD_NAME)", &pod));
+        }
+    }
+    let out = check.output().expect("the exporter runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("configuration is valid (shard 2 of 3"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A headless Service cannot be a NodePort or LoadBalancer.
+    let error = helm.template_error(&["-f", SHARDED, "--set", "service.type=NodePort"]);
+    assert!(
+        error.contains("sharding.enabled needs service.type ClusterIP"),
+        "{error}"
+    );
+    let error = helm.template_error(&["-f", SHARDED, "--set", "sharding.shards=0"]);
+    assert!(error.contains("shards"), "{error}");
+}

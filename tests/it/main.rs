@@ -18,7 +18,8 @@ mod faults;
 /// rest unharmed.
 mod healing;
 /// The Helm chart: lint, the rendered objects against the Kubernetes schemas, pod security
-/// and checksums, the rendered config through `--config.check`, the values schema, the alerts.
+/// and checksums, the rendered config through `--config.check`, the values schema, the alerts,
+/// and the sharded StatefulSet.
 mod helm;
 /// Idle, slow and oversized clients cannot starve `/metrics`.
 mod hostile;
@@ -34,6 +35,9 @@ mod prometheus;
 mod rate;
 /// Secrets never reach logs, errors, output or what the daemon serves.
 mod secrets;
+/// Sharding across replicas: three shards against one simulator add up to one unsharded
+/// exporter and share each app's rate; the shard flags in every mode.
+mod sharding;
 /// The binary as a service: port 0, SIGHUP, SIGTERM and SIGINT.
 mod signals;
 /// The simulator refuses bad requests the way the service does.

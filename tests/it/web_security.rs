@@ -342,6 +342,20 @@ fn der_of(name: &str) -> Vec<u8> {
         .to_vec()
 }
 
+/// Waits up to 5 s for `text` in the daemon's log, which another thread reads from the
+/// process's standard error.
+async fn wait_for_log(daemon: &DaemonProcess, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !daemon.stderr().contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "no `{text}` in:\n{}",
+            daemon.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Rewrites a file so its size or time surely changes, as a rotation does.
 fn rewrite(path: &Path, text: &[u8]) {
     let temporary = path.with_extension("new");
@@ -388,7 +402,7 @@ async fn a_rotated_password_and_certificate_take_effect_without_a_restart() {
         status(&https(false), &metrics, Some(("prometheus", "new"))).await,
         Some(200)
     );
-    assert!(daemon.stderr().contains("web configuration reloaded"));
+    wait_for_log(&daemon, "web configuration reloaded").await;
 }
 
 #[tokio::test]
@@ -428,7 +442,7 @@ async fn an_invalid_change_keeps_the_last_valid_config_and_says_so() {
         rewrite(&path, broken.as_bytes());
         // The old password still works: the last valid file is in force.
         assert_eq!(gauge(&scrape().await), Some(0.0), "{why}");
-        assert!(daemon.stderr().contains(why), "{why}:\n{}", daemon.stderr());
+        wait_for_log(&daemon, why).await;
         rewrite(&path, valid.as_bytes());
         assert_eq!(gauge(&scrape().await), Some(1.0));
     }
@@ -907,8 +921,8 @@ async fn no_key_hash_or_password_reaches_the_log_or_the_answers() {
         Some(("prometheus", "a-password-to-keep")),
     )
     .await;
+    wait_for_log(&daemon, "web configuration reload failed").await;
     let log = daemon.stderr();
-    assert!(log.contains("web configuration reload failed"), "{log}");
     for (what, secret) in [
         ("the key", key_body.as_str()),
         ("the key's first line", key_body.get(..40).unwrap()),
