@@ -110,7 +110,7 @@ ok "$CONF (0750 root:$PKG), $CONF/keys (0700 root) empty"
 wants=/etc/systemd/system/multi-user.target.wants/$PKG.service
 [ "$(readlink -f $wants)" = "$(readlink -f $UNIT_DIR/$PKG.service)" ] || fail "$wants"
 [ ! -e /etc/systemd/system/sockets.target.wants/$PKG.socket ] || fail "the socket is enabled"
-grep -qx "ExecStart=/usr/bin/$PKG --config.file=$CONF/config.yaml \$ARGS" $UNIT_DIR/$PKG.service ||
+grep -qx "ExecStart=/usr/bin/$PKG --config.file=$CONF/config.yaml \$WEB_CONFIG \$ARGS" $UNIT_DIR/$PKG.service ||
   fail "ExecStart"
 verify_out="$(systemd-analyze verify $UNIT_DIR/$PKG.service $UNIT_DIR/$PKG.socket 2>&1)" ||
   fail "systemd-analyze verify:"$'\n'"$verify_out"
