@@ -1,7 +1,27 @@
-//! What the benchmarks share: starting a binary that logs the address it listens on.
+//! What the benchmarks share: starting a binary that logs the address it listens on, the
+//! scrape setup of 10,000 accounts (`tim-im-sim` and its configuration), starting the
+//! exporter on it, and the figures read from `/proc`.
+//!
+//! Each benchmark is its own crate that compiles this module whole and uses only part of
+//! it, so what one of them leaves unused is not dead code.
+#![allow(dead_code)]
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The apps of the scrape setup: name, SDKAppID, region.
+pub const APPS: [(&str, u64, &str); 2] = [
+    ("bench-sg", 1_400_000_001, "singapore"),
+    ("bench-eu", 1_400_000_002, "frankfurt"),
+];
+pub const LISTS_PER_APP: usize = 5;
+pub const ACCOUNTS_PER_LIST: usize = 1_000;
+/// Every account watched by the scrape setup.
+pub const ACCOUNTS: usize = APPS.len() * LISTS_PER_APP * ACCOUNTS_PER_LIST;
+const KEY: &str = "bench-key-0123456789abcdef";
 
 /// Starts `command` and returns it with the address it logs (`address=...`).
 pub fn spawn_logging_address(command: &mut Command) -> (Child, String) {
@@ -19,4 +39,156 @@ pub fn spawn_logging_address(command: &mut Command) -> (Child, String) {
     // Keep draining standard error so the child never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     (child, addr)
+}
+
+/// A child process that is killed when dropped, so a failed assertion leaves none behind.
+pub struct Running {
+    pub child: Child,
+    /// The address it logged.
+    pub addr: String,
+}
+
+impl Running {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The scrape setup: `tim-im-sim` with 20 ms of latency serving two apps, and a
+/// configuration in `dir` watching 10,000 accounts on it (two apps of five watch lists of
+/// 1,000), 1 in 50 of the first list not imported so the scrape holds every kind of value.
+pub struct ScrapeSetup {
+    pub sim: Running,
+    pub config: PathBuf,
+}
+
+impl ScrapeSetup {
+    pub fn start(dir: &Path) -> ScrapeSetup {
+        let mut sim = Command::new(env!("CARGO_BIN_EXE_tim-im-sim"));
+        sim.args(["--listen", "127.0.0.1:0", "--latency", "20ms"]);
+        for (_, sdkappid, _) in APPS {
+            sim.arg("--app")
+                .arg(format!("{sdkappid}:administrator:{KEY}"));
+        }
+        let drifting: Vec<String> = (0..ACCOUNTS_PER_LIST)
+            .step_by(50)
+            .map(|i| format!("user_0_{i:04}"))
+            .collect();
+        sim.arg("--not-imported").arg(drifting.join(","));
+        let (child, sim_addr) = spawn_logging_address(&mut sim);
+        let sim = Running {
+            child,
+            addr: sim_addr,
+        };
+
+        let mut config = String::from("apps:\n");
+        for (name, sdkappid, region) in APPS {
+            let _ = write!(
+                config,
+                "  - name: {name}\n    sdkappid: {sdkappid}\n    region: {region}\n    endpoint: http://{}\n    admin: administrator\n    secret_key_env: BENCH_KEY\n    rate_limit: 100\n    interval: 60s\n    watchlists:\n",
+                sim.addr
+            );
+            for list in 0..LISTS_PER_APP {
+                let file = format!("{name}-{list}.txt");
+                let ids: String = (0..ACCOUNTS_PER_LIST)
+                    .map(|i| format!("user_{list}_{i:04}\n"))
+                    .collect();
+                std::fs::write(dir.join(&file), ids).expect("ids written");
+                let _ = write!(
+                    config,
+                    "      - name: list-{list}\n        user_ids_file: {file}\n"
+                );
+            }
+        }
+        let path = dir.join("config.yaml");
+        std::fs::write(&path, config).expect("config written");
+        ScrapeSetup { sim, config: path }
+    }
+
+    /// Starts the exporter (release build) on the setup's configuration, on a free
+    /// loopback port, with `extra` arguments.
+    pub fn exporter(&self, extra: &[&str]) -> Running {
+        let (child, addr) = spawn_logging_address(
+            Command::new(env!("CARGO_BIN_EXE_tim-account-exporter"))
+                .args(["--web.listen-address", "127.0.0.1:0", "--log.level", "info"])
+                .args(extra)
+                .arg("--config.file")
+                .arg(&self.config)
+                .env("BENCH_KEY", KEY),
+        );
+        Running { child, addr }
+    }
+}
+
+/// Waits until the request `ready` makes succeeds: every app has finished its first
+/// cycle when it asks for `/-/ready`.
+pub async fn wait_until_ready(ready: impl Fn() -> reqwest::RequestBuilder) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = ready().send().await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the exporter never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How many `tim_account_status` series a `/metrics` body holds, decompressing it first
+/// when it is gzip.
+pub fn status_series(body: &[u8], gzip: bool) -> usize {
+    let text = if gzip {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(body), &mut text)
+            .expect("gzip");
+        text
+    } else {
+        String::from_utf8(body.to_vec()).expect("utf-8")
+    };
+    text.lines()
+        .filter(|l| l.starts_with("tim_account_status{"))
+        .count()
+}
+
+/// Resident and peak resident memory of a process, in KiB, from /proc.
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time (user and system) a process has used so far, in milliseconds, from /proc.
+pub fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat")
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    // /proc counts in clock ticks, 100 per second on Linux.
+    ticks * 10.0
+}
+
+/// The value at fraction `p` of `sorted` (nearest rank).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
