@@ -12,11 +12,17 @@ fn output_of(program: &str, args: &[&str]) -> Option<String> {
 fn main() {
     println!("cargo:rerun-if-env-changed=TIM_EXPORTER_REVISION");
     // Rebuild when HEAD moves; in a worktree `.git` is a file, so ask git where things are.
+    // Only the checked-out branch's ref is watched, so a commit on another branch does not
+    // rebuild this one.
     let git_dir = output_of("git", &["rev-parse", "--git-dir"]);
     let common_dir = output_of("git", &["rev-parse", "--git-common-dir"]);
+    let branch = output_of("git", &["symbolic-ref", "-q", "HEAD"]);
     let watched = [
         git_dir.as_ref().map(|d| format!("{d}/HEAD")),
-        common_dir.as_ref().map(|d| format!("{d}/refs/heads")),
+        common_dir
+            .as_ref()
+            .zip(branch.as_ref())
+            .map(|(d, b)| format!("{d}/{b}")),
         common_dir.as_ref().map(|d| format!("{d}/packed-refs")),
     ];
     for path in watched.into_iter().flatten() {
