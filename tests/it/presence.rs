@@ -57,6 +57,21 @@ async fn presence_is_asked_in_calls_of_500_once_per_user_id() {
     );
 }
 
+/// A client of `app` that has made one call of each API (so its connections are open),
+/// with the simulator's counters reset a second later.
+async fn warm_client(app: &AppConfig, sim: &Simulator) -> tim_account_exporter::tim::Client {
+    let client = client(app);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let one = ["warm".to_owned()];
+    tokio::join!(
+        client.check(&one, deadline),
+        client.presence(&one, deadline)
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sim.reset_stats(SDKAPPID);
+    client
+}
+
 #[tokio::test]
 async fn each_api_keeps_its_own_rate_bound_at_the_same_time() {
     let sim = Simulator::start(SimOptions {
@@ -78,15 +93,7 @@ async fn each_api_keeps_its_own_rate_bound_at_the_same_time() {
     // than the rest (connection set-up), which can put one call too many in the first
     // second as the server counts (the README says so). The pacing is measured warm: one
     // call of each API first, then the cycle with the same client.
-    let client = client(&app);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let one = ["warm".to_owned()];
-    tokio::join!(
-        client.check(&one, deadline),
-        client.presence(&one, deadline)
-    );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    sim.reset_stats(SDKAPPID);
+    let client = warm_client(&app, &sim).await;
     let report = run_with(&app, &client).await;
     assert!(report.success, "{:?}", report.attempts);
     let (import, presence) = (sim.stats(SDKAPPID), sim.presence_stats(SDKAPPID));
@@ -124,15 +131,7 @@ async fn presence_retries_count_against_its_rate() {
     // delay some presence calls' arrival and bunch them at the simulator (the bound is on
     // when calls start; see the README on pacing). For the same reason the client is
     // warmed first, as in the test above: a cold first call arrives late.
-    let client = client(&app);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let one = ["warm".to_owned()];
-    tokio::join!(
-        client.check(&one, deadline),
-        client.presence(&one, deadline)
-    );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    sim.reset_stats(SDKAPPID);
+    let client = warm_client(&app, &sim).await;
     sim.push_presence_faults(SDKAPPID, [Fault::Http502; 4]);
     let report = run_with(&app, &client).await;
     assert!(report.success, "{:?}", report.attempts);
