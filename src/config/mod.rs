@@ -4,6 +4,7 @@
 //! them into [`Config`] or a list of problems, each naming where it is. Code after this
 //! module never sees an unchecked value.
 
+mod files;
 mod raw;
 mod validate;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use crate::tim::{self, Region, Secret};
 
+pub use files::{MAX_CONFIG_BYTES, MAX_SECRET_FILE_BYTES, MAX_USER_IDS_FILE_BYTES};
 pub use validate::{MAX_USER_ID_BYTES, MIN_USERSIG_TTL};
 
 /// Built-in defaults, used where neither `defaults` nor the app sets a value.
@@ -200,7 +202,7 @@ pub struct Sources<'a> {
 
 /// Reads and validates the configuration file, its secret files and watch-list files.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(path)
+    let text = files::read_text(path, MAX_CONFIG_BYTES)
         .map_err(|e| ConfigError::one(format!("cannot read {}: {e}", path.display())))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let env = |name: &str| std::env::var(name).ok();

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::files::{self, MAX_SECRET_FILE_BYTES, MAX_USER_IDS_FILE_BYTES};
 use super::raw::{RawApp, RawConfig, RawSettings, RawWatchList};
 use super::{
     AppConfig, Config, ConfigError, Expect, Loaded, PresenceExpect, Sources, WatchList,
@@ -25,6 +26,9 @@ pub const MIN_USERSIG_TTL: Duration = Duration::from_secs(5 * 60);
 /// The service's own timeout; a shorter client timeout cuts off slow but valid replies.
 const SERVER_TIMEOUT: Duration = Duration::from_secs(3);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// No HTTPS call to the service completes faster; a shorter timeout is a typo (`5ms` for
+/// `5s`). The longest is bounded by the interval, which it must stay below.
+const MIN_TIMEOUT: Duration = Duration::from_millis(100);
 /// The longest accepted `interval`: a day. Every deadline is a cycle's start plus its
 /// interval, so the bound also keeps that sum far from overflowing.
 const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
@@ -213,9 +217,15 @@ fn check_settings(
             ),
         );
     }
-    if timeout && settings.timeout.is_zero() {
-        report.problem(&format!("{path}.timeout"), "must be more than 0s");
-    } else if !(interval || timeout) || settings.timeout.is_zero() {
+    if timeout && settings.timeout < MIN_TIMEOUT {
+        report.problem(
+            &format!("{path}.timeout"),
+            format_args!(
+                "{} is shorter than the minimum of 100ms",
+                humantime::format_duration(settings.timeout)
+            ),
+        );
+    } else if !(interval || timeout) || settings.timeout < MIN_TIMEOUT {
         // Inherited values were checked where they were set.
     } else if settings.timeout >= settings.interval {
         report.problem(
@@ -429,7 +439,7 @@ fn resolve_secret(
                 return None;
             }
         };
-        match std::fs::read_to_string(&full) {
+        match files::read_text(&full, MAX_SECRET_FILE_BYTES) {
             Ok(text) => ("secret_key_file", text.trim().to_owned()),
             Err(e) => {
                 report.problem(
@@ -544,7 +554,7 @@ fn validate_watchlist(
     }
     if let Some(file) = &raw.user_ids_file {
         let full = sources.base_dir.join(file);
-        match std::fs::read_to_string(&full) {
+        match files::read_text(&full, MAX_USER_IDS_FILE_BYTES) {
             Ok(text) => {
                 for (line_no, id) in user_ids_in_file(&text) {
                     add(
@@ -611,7 +621,7 @@ fn check_capacity(lists: &[WatchList], settings: &Settings, path: &str, report: 
         let rate = settings.rate_limit(api);
         let last_start = crate::tim::pacer::period_for(rate)
             .saturating_mul(u32::try_from(calls.saturating_sub(1)).unwrap_or(u32::MAX));
-        let needed = last_start + settings.timeout;
+        let needed = last_start.saturating_add(settings.timeout);
         if needed >= settings.interval {
             let what = match api {
                 Api::AccountCheck => "distinct UserIDs need",
