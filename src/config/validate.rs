@@ -201,29 +201,29 @@ fn check_settings(
         overridden("usersig_ttl"),
     );
     if interval && settings.interval < MIN_INTERVAL {
-        report.problem(
-            &format!("{path}.interval"),
-            format_args!(
-                "{} is shorter than the minimum of 1s",
-                humantime::format_duration(settings.interval)
-            ),
+        past_bound(
+            report,
+            path,
+            "interval",
+            settings.interval,
+            "shorter than the minimum of 1s",
         );
     } else if interval && settings.interval > MAX_INTERVAL {
-        report.problem(
-            &format!("{path}.interval"),
-            format_args!(
-                "{} is longer than the maximum of 24h",
-                humantime::format_duration(settings.interval)
-            ),
+        past_bound(
+            report,
+            path,
+            "interval",
+            settings.interval,
+            "longer than the maximum of 24h",
         );
     }
     if timeout && settings.timeout < MIN_TIMEOUT {
-        report.problem(
-            &format!("{path}.timeout"),
-            format_args!(
-                "{} is shorter than the minimum of 100ms",
-                humantime::format_duration(settings.timeout)
-            ),
+        past_bound(
+            report,
+            path,
+            "timeout",
+            settings.timeout,
+            "shorter than the minimum of 100ms",
         );
     } else if !(interval || timeout) || settings.timeout < MIN_TIMEOUT {
         // Inherited values were checked where they were set.
@@ -248,12 +248,12 @@ fn check_settings(
     if !ttl {
         // Inherited from defaults, and checked there.
     } else if settings.usersig_ttl < MIN_USERSIG_TTL {
-        report.problem(
-            &format!("{path}.usersig_ttl"),
-            format_args!(
-                "{} is shorter than the minimum of 5m",
-                humantime::format_duration(settings.usersig_ttl)
-            ),
+        past_bound(
+            report,
+            path,
+            "usersig_ttl",
+            settings.usersig_ttl,
+            "shorter than the minimum of 5m",
         );
     } else if settings.usersig_ttl > MAX_USERSIG_TTL {
         report.problem(
@@ -261,6 +261,15 @@ fn check_settings(
             "is longer than the maximum of 50 years",
         );
     }
+}
+
+/// Reports the duration `value` of `field` as past one of its bounds (`past`, e.g.
+/// "shorter than the minimum of 1s").
+fn past_bound(report: &mut Report, path: &str, field: &str, value: Duration, past: &str) {
+    report.problem(
+        &format!("{path}.{field}"),
+        format_args!("{} is {past}", humantime::format_duration(value)),
+    );
 }
 
 fn validate_app(
