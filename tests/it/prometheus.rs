@@ -93,10 +93,18 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
     }
 
     // Every shipped rule evaluates on real data without error, and the accounts in drift
-    // and the unknown one have pending alerts (their `for` is minutes away).
+    // and the unknown one have pending alerts (their `for` is minutes away). The demo's
+    // random faults can leave another account of prod-eu (whose checks always fail in
+    // part) unknown for a cycle, and so pending for a moment: wait for the set to settle.
+    let expected = [
+        ("TimAccountDrift", "ex_employee_42"),
+        ("TimAccountDrift", "support_04"),
+        ("TimAccountUnknown", "security_alerts"),
+    ]
+    .map(|(name, user)| (name.to_owned(), user.to_owned()));
     let mut alerts = Vec::new();
     let mut evaluated = false;
-    while !evaluated || alerts.len() < 3 {
+    while !evaluated || alerts != expected {
         let rules = server.get_json(&http, "/api/v1/rules").await;
         let rules: Vec<&serde_json::Value> = rules["data"]["groups"]
             .as_array()
@@ -124,17 +132,11 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
         alerts.sort();
         assert!(
             Instant::now() < deadline,
-            "rules never all evaluated ({evaluated}) or alerts never pending: {alerts:?}"
+            "rules never all evaluated ({evaluated}) or the pending alerts are not {expected:?}: \
+             {alerts:?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let expected = [
-        ("TimAccountDrift", "ex_employee_42"),
-        ("TimAccountDrift", "support_04"),
-        ("TimAccountUnknown", "security_alerts"),
-    ]
-    .map(|(name, user)| (name.to_owned(), user.to_owned()));
-    assert_eq!(alerts, expected);
 }
 
 #[tokio::test]
