@@ -11,7 +11,7 @@
 //! heaptrack over 3 minutes; nothing leaked but static data), but by default glibc raises
 //! its mmap threshold each time a large buffer (a response, a reload) is freed, so later
 //! large buffers come from the heap, where freed pages are kept and fragmented: resident
-//! memory then stepped between about 19 and 24 MiB, with one arena per thread or two.
+//! memory then stepped between about 19 and 23 MiB, with one arena per thread or two.
 //! With the threshold fixed, large buffers are mapped and unmapped, and resident memory
 //! stays within 2%. The length is
 //! `SOAK_SECONDS` (default 180; at least 90, so "after the first minute" exists). It is
