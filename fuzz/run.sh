@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-60}"
-for target in config account_check_reply presence_reply usersig; do
+for target in config account_check_reply presence_reply usersig web_config; do
   mkdir -p "corpus/$target"
   # Inputs it finds go to a scratch folder; the committed corpus stays the seeds.
   scratch="$(mktemp -d)"

@@ -22,6 +22,7 @@ pub mod tim;
 pub mod web;
 pub mod webconfig;
 
+mod files;
 mod yaml;
 
 pub mod cli;

@@ -18,6 +18,8 @@ use std::time::Duration;
 use crate::shard::Shard;
 use crate::tim::{self, Region, Secret};
 
+use crate::files;
+pub use crate::files::{MAX_CONFIG_BYTES, MAX_SECRET_FILE_BYTES, MAX_USER_IDS_FILE_BYTES};
 pub use validate::{MAX_USER_ID_BYTES, MIN_USERSIG_TTL};
 
 /// Built-in defaults, used where neither `defaults` nor the app sets a value.
@@ -216,7 +218,7 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
 /// [`load`] for one shard: every UserID is validated, then only the shard's are kept, and
 /// the rate limits (and the capacity check) are the shard's share.
 pub fn load_for_shard(path: &Path, shard: Shard) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(path)
+    let text = files::read_text(path, MAX_CONFIG_BYTES)
         .map_err(|e| ConfigError::one(format!("cannot read {}: {e}", path.display())))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let env = |name: &str| std::env::var(name).ok();

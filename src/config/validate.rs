@@ -16,6 +16,7 @@ use super::{
     DEFAULT_INTERVAL, DEFAULT_PRESENCE_RATE_LIMIT, DEFAULT_RATE_LIMIT, DEFAULT_RETRIES,
     DEFAULT_TIMEOUT, DEFAULT_USERSIG_TTL,
 };
+use crate::files::{self, MAX_SECRET_FILE_BYTES, MAX_USER_IDS_FILE_BYTES};
 use crate::shard::Shard;
 use crate::tim::{Api, Region, Secret};
 
@@ -26,6 +27,9 @@ pub const MIN_USERSIG_TTL: Duration = Duration::from_secs(5 * 60);
 /// The service's own timeout; a shorter client timeout cuts off slow but valid replies.
 const SERVER_TIMEOUT: Duration = Duration::from_secs(3);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// No HTTPS call to the service completes faster; a shorter timeout is a typo (`5ms` for
+/// `5s`). The longest is bounded by the interval, which it must stay below.
+const MIN_TIMEOUT: Duration = Duration::from_millis(100);
 /// The longest accepted `interval`: a day. Every deadline is a cycle's start plus its
 /// interval, so the bound also keeps that sum far from overflowing.
 const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
@@ -202,25 +206,31 @@ fn check_settings(
         overridden("usersig_ttl"),
     );
     if interval && settings.interval < MIN_INTERVAL {
-        report.problem(
-            &format!("{path}.interval"),
-            format_args!(
-                "{} is shorter than the minimum of 1s",
-                humantime::format_duration(settings.interval)
-            ),
+        past_bound(
+            report,
+            path,
+            "interval",
+            settings.interval,
+            "shorter than the minimum of 1s",
         );
     } else if interval && settings.interval > MAX_INTERVAL {
-        report.problem(
-            &format!("{path}.interval"),
-            format_args!(
-                "{} is longer than the maximum of 24h",
-                humantime::format_duration(settings.interval)
-            ),
+        past_bound(
+            report,
+            path,
+            "interval",
+            settings.interval,
+            "longer than the maximum of 24h",
         );
     }
-    if timeout && settings.timeout.is_zero() {
-        report.problem(&format!("{path}.timeout"), "must be more than 0s");
-    } else if !(interval || timeout) || settings.timeout.is_zero() {
+    if timeout && settings.timeout < MIN_TIMEOUT {
+        past_bound(
+            report,
+            path,
+            "timeout",
+            settings.timeout,
+            "shorter than the minimum of 100ms",
+        );
+    } else if !(interval || timeout) || settings.timeout < MIN_TIMEOUT {
         // Inherited values were checked where they were set.
     } else if settings.timeout >= settings.interval {
         report.problem(
@@ -243,12 +253,12 @@ fn check_settings(
     if !ttl {
         // Inherited from defaults, and checked there.
     } else if settings.usersig_ttl < MIN_USERSIG_TTL {
-        report.problem(
-            &format!("{path}.usersig_ttl"),
-            format_args!(
-                "{} is shorter than the minimum of 5m",
-                humantime::format_duration(settings.usersig_ttl)
-            ),
+        past_bound(
+            report,
+            path,
+            "usersig_ttl",
+            settings.usersig_ttl,
+            "shorter than the minimum of 5m",
         );
     } else if settings.usersig_ttl > MAX_USERSIG_TTL {
         report.problem(
@@ -256,6 +266,15 @@ fn check_settings(
             "is longer than the maximum of 50 years",
         );
     }
+}
+
+/// Reports the duration `value` of `field` as past one of its bounds (`past`, e.g.
+/// "shorter than the minimum of 1s").
+fn past_bound(report: &mut Report, path: &str, field: &str, value: Duration, past: &str) {
+    report.problem(
+        &format!("{path}.{field}"),
+        format_args!("{} is {past}", humantime::format_duration(value)),
+    );
 }
 
 fn validate_app(
@@ -452,7 +471,7 @@ fn resolve_secret(
                 return None;
             }
         };
-        match std::fs::read_to_string(&full) {
+        match files::read_text(&full, MAX_SECRET_FILE_BYTES) {
             Ok(text) => ("secret_key_file", text.trim().to_owned()),
             Err(e) => {
                 report.problem(
@@ -567,7 +586,7 @@ fn validate_watchlist(
     }
     if let Some(file) = &raw.user_ids_file {
         let full = sources.base_dir.join(file);
-        match std::fs::read_to_string(&full) {
+        match files::read_text(&full, MAX_USER_IDS_FILE_BYTES) {
             Ok(text) => {
                 for (line_no, id) in user_ids_in_file(&text) {
                     add(
@@ -657,7 +676,7 @@ fn check_capacity(
         let rate = settings.rate_limit(api);
         let last_start = crate::tim::pacer::period_for(rate)
             .saturating_mul(u32::try_from(calls.saturating_sub(1)).unwrap_or(u32::MAX));
-        let needed = last_start + settings.timeout;
+        let needed = last_start.saturating_add(settings.timeout);
         if needed >= settings.interval {
             let what = match api {
                 Api::AccountCheck => "distinct UserIDs need",

@@ -27,6 +27,8 @@ use std::path::Path;
 
 use serde_yaml::Value;
 
+use crate::files;
+
 pub use http::{HttpConfig, SecurityHeader};
 pub use pem::{read_materials, TlsMaterials};
 pub use rate::RateLimit;
@@ -67,7 +69,7 @@ pub struct WebConfigError {
 /// files it names (relative paths are from the file's folder). Problems start with the
 /// file's path.
 pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| WebConfigError {
+    let text = files::read_text(path, files::MAX_WEB_FILE_BYTES).map_err(|e| WebConfigError {
         problems: vec![format!("cannot read {}: {e}", path.display())],
     })?;
     let base_dir = match path.parent() {

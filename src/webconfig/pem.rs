@@ -156,7 +156,7 @@ fn last_key(cert_path: &str) -> &str {
 }
 
 fn read_file<'a>(file: &std::path::Path, path: &str, report: &mut Report) -> Option<Cow<'a, [u8]>> {
-    match std::fs::read(file) {
+    match crate::files::read_bytes(file, crate::files::MAX_WEB_FILE_BYTES) {
         Ok(bytes) => Some(Cow::Owned(bytes)),
         Err(e) => {
             report.problem(path, format!("cannot read {}: {e}", file.display()));

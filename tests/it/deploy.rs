@@ -5,25 +5,14 @@
 //! exporter serves, and the container image's settings.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::monitoring::*;
 use crate::support::*;
 
 const SYSTEMD: &str = "the Debian package systemd";
-const ALERTMANAGER: &str = "the Debian package prometheus-alertmanager";
-
-/// A path under `deploy/`.
-fn deploy(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("deploy")
-        .join(path)
-}
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(deploy(path)).unwrap_or_else(|e| panic!("deploy/{path}: {e}"))
-}
 
 /// Runs `command`, asserting it succeeds; its output.
 fn succeeds(command: &mut Command) -> Output {
@@ -63,7 +52,7 @@ fn the_systemd_unit_verifies_and_its_exposure_is_at_most_2() {
     let Some(analyze) = tool("systemd-analyze", SYSTEMD) else {
         return;
     };
-    let unit = read(UNIT);
+    let unit = read_deploy(UNIT);
     // verify checks that the commands exist: point them at the binary under test.
     assert!(unit.contains(INSTALLED_BINARY));
     let dir = tempfile::tempdir().unwrap();
@@ -73,7 +62,7 @@ fn the_systemd_unit_verifies_and_its_exposure_is_at_most_2() {
 
     // The socket unit beside it, for socket activation (--web.systemd-socket).
     let socket = dir.path().join("tim-account-exporter.socket");
-    std::fs::write(&socket, read(SOCKET_UNIT)).unwrap();
+    std::fs::write(&socket, read_deploy(SOCKET_UNIT)).unwrap();
     let output = succeeds(Command::new(&analyze).arg("verify").arg(&path).arg(&socket));
     let said = format!(
         "{}{}",
@@ -100,7 +89,7 @@ fn the_systemd_unit_verifies_and_its_exposure_is_at_most_2() {
 
 #[test]
 fn the_systemd_unit_has_the_service_settings_operators_rely_on() {
-    let unit = read(UNIT);
+    let unit = read_deploy(UNIT);
     for (key, value) in [
         ("User", "tim-account-exporter"),
         ("Group", "tim-account-exporter"),
@@ -114,13 +103,15 @@ fn the_systemd_unit_has_the_service_settings_operators_rely_on() {
         assert_eq!(unit_value(&unit, key), value, "{key}=");
     }
     assert!(unit_value(&unit, "ExecStart").ends_with(" $ARGS"));
+    // The memory bound the soak test asserts holds with a fixed mmap threshold.
+    assert!(unit_values(&unit, "Environment").contains(&"MALLOC_MMAP_THRESHOLD_=131072".to_owned()));
     // The example file for EnvironmentFile= sets the same variable.
-    assert!(read("systemd/tim-account-exporter.default").contains("\nARGS="));
+    assert!(read_deploy("systemd/tim-account-exporter.default").contains("\nARGS="));
 }
 
 #[tokio::test]
 async fn the_unit_command_runs_with_its_credentials_reloads_on_hup_and_stops_on_term() {
-    let unit = read(UNIT);
+    let unit = read_deploy(UNIT);
     let sim = start_sim().await;
     // LoadCredential=<id>:<source>: systemd copies the source to $CREDENTIALS_DIRECTORY/<id>.
     let credential = unit_value(&unit, "LoadCredential");
@@ -193,7 +184,7 @@ async fn the_unit_command_runs_with_its_credentials_reloads_on_hup_and_stops_on_
 
 #[test]
 fn the_alert_rules_pass_their_unit_tests_and_the_example_config_loads_them() {
-    let Some(promtool) = tool("promtool", crate::prometheus::PROMETHEUS_PACKAGE) else {
+    let Some(promtool) = tool("promtool", PROMETHEUS_PACKAGE) else {
         return;
     };
     let dir = deploy("prometheus");
@@ -220,7 +211,8 @@ fn the_alert_rules_pass_their_unit_tests_and_the_example_config_loads_them() {
 
 /// Every rule of alerts.yml as a YAML mapping.
 fn alert_rules() -> Vec<serde_yaml::Value> {
-    let rules: serde_yaml::Value = serde_yaml::from_str(&read("prometheus/alerts.yml")).unwrap();
+    let rules: serde_yaml::Value =
+        serde_yaml::from_str(&read_deploy("prometheus/alerts.yml")).unwrap();
     rules["groups"]
         .as_sequence()
         .expect("groups")
@@ -232,7 +224,7 @@ fn alert_rules() -> Vec<serde_yaml::Value> {
 #[test]
 fn every_alert_has_a_severity_an_action_and_tests_firing_and_not_firing() {
     let tests: serde_yaml::Value =
-        serde_yaml::from_str(&read("prometheus/alerts.test.yml")).unwrap();
+        serde_yaml::from_str(&read_deploy("prometheus/alerts.test.yml")).unwrap();
     let mut firing = BTreeSet::new();
     let mut silent = BTreeSet::new();
     for case in tests["tests"].as_sequence().expect("tests") {
@@ -311,7 +303,7 @@ fn every_alert_has_a_severity_an_action_and_tests_firing_and_not_firing() {
 
 #[test]
 fn the_alertmanager_example_is_valid_and_routes_by_severity_and_app() {
-    let Some(amtool) = tool("amtool", ALERTMANAGER) else {
+    let Some(amtool) = tool("amtool", ALERTMANAGER_PACKAGE) else {
         return;
     };
     let config = deploy("alertmanager/alertmanager.example.yml");
@@ -360,36 +352,13 @@ fn the_alertmanager_example_is_valid_and_routes_by_severity_and_app() {
     }
 }
 
-/// Every notification a receiver endpoint got: (path, JSON body).
-type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
-
-/// An HTTP server on loopback standing in for PagerDuty and the chat webhooks; its base URL.
-async fn notification_catcher(received: Received) -> String {
-    let app = axum::Router::new().fallback(
-        move |uri: axum::http::Uri, body: axum::extract::Json<serde_json::Value>| {
-            let received = received.clone();
-            async move {
-                received
-                    .lock()
-                    .unwrap()
-                    .push((uri.path().to_owned(), body.0));
-                axum::http::StatusCode::ACCEPTED
-            }
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
-
 /// The example configuration with its receivers sent to `catcher` (`/<receiver>`) and
 /// short group waits, so a test sees notifications within seconds. The wait is long enough
 /// for every alert of one POST to be in its group on a loaded machine before the group is
 /// sent (a shorter one sent a partial group, then an update, as a second page).
 fn routed_to(catcher: &str) -> String {
     let mut config: serde_yaml::Value =
-        serde_yaml::from_str(&read("alertmanager/alertmanager.example.yml")).unwrap();
+        serde_yaml::from_str(&read_deploy("alertmanager/alertmanager.example.yml")).unwrap();
     config["route"]["group_wait"] = "4s".into();
     config["route"]["group_interval"] = "1s".into();
     for receiver in config["receivers"].as_sequence_mut().unwrap() {
@@ -405,36 +374,13 @@ fn routed_to(catcher: &str) -> String {
 
 #[tokio::test]
 async fn the_alertmanager_example_pages_once_per_watch_list_with_a_summary() {
-    let Some(alertmanager) = tool("prometheus-alertmanager", ALERTMANAGER) else {
+    let Some(alertmanager) = tool("prometheus-alertmanager", ALERTMANAGER_PACKAGE) else {
         return;
     };
     let received = Received::default();
     let catcher = notification_catcher(received.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("alertmanager.yml");
-    std::fs::write(&config, routed_to(&catcher)).unwrap();
-    let port = free_port();
-    let _server = KillOnDrop(
-        Command::new(alertmanager)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("alertmanager starts"),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    get_until(
-        &format!("{base}/-/ready"),
-        Duration::from_secs(20),
-        |status, _| status == 200,
-    )
-    .await;
+    let server = ToolServer::alertmanager(&alertmanager, &routed_to(&catcher)).await;
+    let base = &server.base;
 
     // Two accounts of one watch list in drift, one of another team's app, and an app whose
     // checks fail, with one of its accounts and its presences unknown (the same cause). Two
@@ -718,7 +664,7 @@ async fn the_dashboard_and_the_alert_rules_use_only_metrics_the_exporter_serves(
     let scrape = fresh_demo_scrape().await;
     let served = served_names(&scrape);
     let dashboard: serde_json::Value =
-        serde_json::from_str(&read("grafana/dashboard.json")).expect("valid JSON");
+        serde_json::from_str(&read_deploy("grafana/dashboard.json")).expect("valid JSON");
     let mut queries = Vec::new();
     dashboard_queries(&dashboard, &mut queries);
     assert!(queries.len() >= 10, "{} queries", queries.len());
@@ -806,7 +752,7 @@ async fn the_dashboard_and_the_alert_rules_use_only_metrics_the_exporter_serves(
 
 #[test]
 fn the_container_image_runs_the_binary_as_non_root_on_the_default_port() {
-    let dockerfile = read("docker/Dockerfile");
+    let dockerfile = read_deploy("docker/Dockerfile");
     let instructions: Vec<(&str, &str)> = dockerfile
         .lines()
         .filter(|line| !line.trim_start().starts_with('#'))

@@ -4,6 +4,10 @@
 /// Shared helpers: the simulator, configurations pointing at it, the daemon, the binary.
 mod support;
 
+/// The whole alert chain: the simulator, the exporter, Prometheus with the shipped rules and
+/// Alertmanager with the shipped routing; a drift pages once and resolves, an outage pages
+/// as failing checks and never as drift.
+mod alert_chain;
 /// Batching (at most 100 per call, fewest calls) and de-duplication across watch lists.
 mod batching;
 /// The command line: `--config.check`, `--once` and its exit codes and outputs, `--demo`.
@@ -23,6 +27,9 @@ mod healing;
 mod helm;
 /// Idle, slow and oversized clients cannot starve `/metrics`.
 mod hostile;
+/// Helpers for the real monitoring tools: the deploy files, Prometheus and Alertmanager
+/// servers, and a catcher of notifications.
+mod monitoring;
 /// The Debian package's made files and metadata: man page and completions against
 /// `--help`, the packaged units against deploy/systemd/, the assets and the changelog.
 mod package;

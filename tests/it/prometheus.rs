@@ -7,25 +7,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use crate::monitoring::PROMETHEUS_PACKAGE;
+use crate::monitoring::{deploy, ToolServer};
 use crate::support::*;
-
-/// Where `prometheus` and `promtool` come from.
-pub const PROMETHEUS_PACKAGE: &str = "the Debian package `prometheus`";
-
-/// The value of an instant query that returns exactly one series, if it does.
-async fn query(http: &reqwest::Client, base: &str, expr: &str) -> Option<f64> {
-    let response = http
-        .get(format!("{base}/api/v1/query"))
-        .query(&[("query", expr)])
-        .send()
-        .await
-        .ok()?;
-    let json: serde_json::Value = serde_json::from_str(&response.text().await.ok()?).ok()?;
-    match json["data"]["result"].as_array()?.as_slice() {
-        [one] => one["value"][1].as_str()?.parse().ok(),
-        _ => None,
-    }
-}
 
 #[tokio::test]
 async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
@@ -33,34 +17,12 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
         return;
     };
     let daemon = DaemonProcess::start(&["--demo"]);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: tim-account-exporter\n    static_configs:\n      - targets: ['{}']\n",
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("deploy/prometheus/alerts.yml")
-                .display(),
-            daemon.addr
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let server = Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus starts");
-    let _server = KillOnDrop(server);
-    let base = format!("http://127.0.0.1:{port}");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: tim-account-exporter\n    static_configs:\n      - targets: ['{}']\n",
+        deploy("prometheus/alerts.yml").display(),
+        daemon.addr
+    );
+    let server = ToolServer::prometheus(&prometheus, &config, &[]).await;
     let http = reqwest::Client::new();
 
     // The demo: support_04 is gone from `support` and ex_employee_42 is back on `removed`
@@ -115,7 +77,7 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
     while !pending.is_empty() {
         let mut still = Vec::new();
         for (expr, want) in pending {
-            if query(&http, &base, expr).await != Some(want) {
+            if server.query(&http, expr).await != Some(want) {
                 still.push((expr, want));
             }
         }
@@ -140,10 +102,19 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
     .matches("- alert: ")
     .count();
     assert!(shipped_rules >= 15, "{shipped_rules}");
+    // and the unknown one have pending alerts (their `for` is minutes away). The demo's
+    // random faults can leave another account of prod-eu (whose checks always fail in
+    // part) unknown for a cycle, and so pending for a moment: wait for the set to settle.
+    let expected = [
+        ("TimAccountDrift", "ex_employee_42"),
+        ("TimAccountDrift", "support_04"),
+        ("TimAccountUnknown", "security_alerts"),
+    ]
+    .map(|(name, user)| (name.to_owned(), user.to_owned()));
     let mut alerts = Vec::new();
     let mut evaluated = false;
-    while !evaluated || alerts.len() < 3 {
-        let rules = get_json(&http, &format!("{base}/api/v1/rules")).await;
+    while !evaluated || alerts != expected {
+        let rules = server.get_json(&http, "/api/v1/rules").await;
         let rules: Vec<&serde_json::Value> = rules["data"]["groups"]
             .as_array()
             .into_iter()
@@ -155,7 +126,7 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
             assert_ne!(rule["health"], "err", "{rule}");
         }
         evaluated = rules.iter().all(|rule| rule["health"] == "ok");
-        let firing = get_json(&http, &format!("{base}/api/v1/alerts")).await;
+        let firing = server.get_json(&http, "/api/v1/alerts").await;
         alerts = firing["data"]["alerts"]
             .as_array()
             .into_iter()
@@ -170,23 +141,11 @@ async fn prometheus_scrapes_the_demo_and_sees_status_and_drift() {
         alerts.sort();
         assert!(
             Instant::now() < deadline,
-            "rules never all evaluated ({evaluated}) or alerts never pending: {alerts:?}"
+            "rules never all evaluated ({evaluated}) or the pending alerts are not {expected:?}: \
+             {alerts:?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let expected = [
-        ("TimAccountDrift", "ex_employee_42"),
-        ("TimAccountDrift", "support_04"),
-        ("TimAccountUnknown", "security_alerts"),
-    ]
-    .map(|(name, user)| (name.to_owned(), user.to_owned()));
-    assert_eq!(alerts, expected);
-}
-
-/// A JSON document from the Prometheus API.
-async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
-    let text = http.get(url).send().await.unwrap().text().await.unwrap();
-    serde_json::from_str(&text).unwrap()
 }
 
 #[tokio::test]

@@ -158,16 +158,33 @@ async fn sigint_with_a_call_in_flight_exits_within_5_seconds() {
     daemon.assert_stops_cleanly_on("INT");
 }
 
+/// Every malformed address, out-of-range port included, is a usage error that names it,
+/// never a panic.
 #[tokio::test]
 async fn a_bad_listen_address_is_a_usage_error() {
-    let out = run_exporter(vec![
-        "--demo".into(),
-        "--web.listen-address".into(),
-        "256.0.0.1:http".into(),
-    ])
-    .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on 256.0.0.1:http"));
+    for address in [
+        "256.0.0.1:http",
+        ":65536",
+        ":-1",
+        "127.0.0.1:18446744073709551617",
+        "localhost:0x50",
+        "127.0.0.1",
+        "::::",
+        "",
+    ] {
+        let out = run_exporter(vec![
+            "--demo".into(),
+            "--web.listen-address".into(),
+            address.into(),
+        ])
+        .await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{address:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("cannot listen on {address}: ")),
+            "{address:?}: {stderr}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -424,15 +424,15 @@ impl DaemonProcess {
     /// Starts the binary with `args` plus `--web.listen-address 127.0.0.1:0`, and waits
     /// for the address it logs.
     pub fn start(args: &[&str]) -> Self {
-        Self::start_with_env(args, &[])
+        Self::start_with_env::<&str>(args, &[])
     }
 
     /// [`DaemonProcess::start`] with extra environment variables.
-    pub fn start_with_env(args: &[&str], env: &[(&str, &Path)]) -> Self {
+    pub fn start_with_env<V: AsRef<std::ffi::OsStr>>(args: &[&str], env: &[(&str, V)]) -> Self {
         use std::io::BufRead;
         let mut child = exporter()
             .args(args)
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .args(["--web.listen-address", "127.0.0.1:0"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

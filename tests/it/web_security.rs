@@ -979,3 +979,26 @@ async fn each_client_auth_type_takes_the_certificates_go_takes() {
         }
     }
 }
+
+#[test]
+fn an_endless_file_named_by_the_web_config_is_refused_not_read_whole() {
+    let (_dir, path) =
+        web_config("tls_server_config:\n  cert_file: /dev/zero\n  key_file: server.key\n");
+    let output = exporter()
+        .args(["--demo", "--config.check", "--web.config.file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tls_server_config.cert_file: cannot read /dev/zero: the file is larger than the limit of 1 MiB"),
+        "{stderr}"
+    );
+    let output = exporter()
+        .args(["--demo", "--config.check", "--web.config.file", "/dev/zero"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("larger than the limit of 1 MiB"));
+}

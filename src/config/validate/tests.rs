@@ -86,12 +86,27 @@ fn bad_configs_and_their_messages() {
             "apps[0].interval: 584542046090years 7months 15days 17h 5m 3s is longer than the maximum of 24h"),
         (format!("defaults:\n  interval: 25h\n{}", app("", LIST)), "defaults.interval: 1day 1h is longer than the maximum of 24h"),
         (app("    interval: 5s\n    timeout: 5s\n", LIST), "apps[0].timeout: 5s must be shorter than the interval (5s)"),
-        (app("    timeout: 0s\n", LIST), "apps[0].timeout: must be more than 0s"),
+        (app("    timeout: 0s\n", LIST), "apps[0].timeout: 0s is shorter than the minimum of 100ms"),
+        (app("    timeout: 99ms\n", LIST), "apps[0].timeout: 99ms is shorter than the minimum of 100ms"),
         (app("    retries: 11\n", LIST), "apps[0].retries: 11 is out of range 0..=10"),
         (app("    retries: -1\n", LIST), "apps[0].retries: -1 is out of range 0..=10"),
         (app("    rate_limit: 0\n", LIST), "apps[0].rate_limit: 0 is out of range 1..=100"),
         (app("    rate_limit: 101\n", LIST), "apps[0].rate_limit: 101 is out of range 1..=100"),
         (app("    usersig_ttl: 4m\n", LIST), "apps[0].usersig_ttl: 4m is shorter than the minimum of 5m"),
+        (app("    usersig_ttl: 51years\n", LIST), "apps[0].usersig_ttl: is longer than the maximum of 50 years"),
+        (app("    usersig_ttl: 18446744073709551615s\n", LIST), "apps[0].usersig_ttl: is longer than the maximum of 50 years"),
+        (app("    usersig_ttl: 99999999999999999999999h\n", LIST), "apps[0].usersig_ttl: \"99999999999999999999999h\" is not a duration"),
+        (app("    interval: 99999999999999999999999h\n", LIST), "apps[0].interval: \"99999999999999999999999h\" is not a duration"),
+        (app("    timeout: 18446744073709551615s\n", LIST), "apps[0].timeout: 584542046090years 7months 15days 17h 5m 3s must be shorter than the interval (1m)"),
+        (app("    interval: 24h\n    timeout: 24h\n", LIST), "apps[0].timeout: 1day must be shorter than the interval (1day)"),
+        (app("    retries: 4294967296\n", LIST), "apps[0].retries: 4294967296 is out of range 0..=10"),
+        (app("    retries: 9223372036854775807\n", LIST), "apps[0].retries: 9223372036854775807 is out of range 0..=10"),
+        (app("    rate_limit: 4294967297\n", LIST), "apps[0].rate_limit: 4294967297 is out of range 1..=100"),
+        (app("    rate_limit: -9223372036854775808\n", LIST), "apps[0].rate_limit: -9223372036854775808 is out of range 1..=100"),
+        (app("    presence_rate_limit: 4294967296\n", LIST), "apps[0].presence_rate_limit: 4294967296 is out of range 1..=200"),
+        (app("    rate_limit: 18446744073709551616\n", LIST), "apps[0].rate_limit: invalid type: integer `18446744073709551616` as u128, expected i64"),
+        (app("    retries: 2.5\n", LIST), "apps[0].retries: invalid type: floating point `2.5`, expected i64"),
+        (app("", LIST).replace("sdkappid: 1400000000", "sdkappid: 18446744073709551616"), "apps[0].sdkappid: invalid"),
         (format!("defaults:\n  rate_limit: 200\n{}", app("", LIST)), "defaults.rate_limit: 200 is out of range"),
         (app("    presence_rate_limit: 0\n", LIST),
             "apps[0].presence_rate_limit: 0 is out of range 1..=200 (query_online_status allows 200 calls/s)"),
@@ -298,7 +313,7 @@ fn problems_in_defaults_are_reported_once_under_defaults() {
     );
     assert_eq!(
         load(&yaml).unwrap_err().problems,
-        ["defaults.timeout: must be more than 0s"]
+        ["defaults.timeout: 0s is shorter than the minimum of 100ms"]
     );
     let yaml = format!(
         "defaults:\n  timeout: 2s\n{}",
@@ -347,6 +362,48 @@ fn files_resolve_against_the_config_folder() {
     assert_eq!(
         err.problems,
         ["apps[0].secret_key_file: the secret key is empty"]
+    );
+
+    // Files past their limits, and files without end.
+    std::fs::write(dir.join("big.key"), "k".repeat(64 * 1024 + 1)).unwrap();
+    let err = load_in(dir.clone(), &yaml.replace("keys/app.key", "big.key")).unwrap_err();
+    assert_eq!(
+        err.problems,
+        [format!(
+            "apps[0].secret_key_file: cannot read {}: the file is larger than the limit of 64 KiB",
+            dir.join("big.key").display()
+        )]
+    );
+    let err = load_in(dir.clone(), &yaml.replace("keys/app.key", "/dev/zero")).unwrap_err();
+    assert_eq!(
+        err.problems,
+        ["apps[0].secret_key_file: cannot read /dev/zero: the file is larger than the limit of 64 KiB"]
+    );
+    let err = load_in(dir.clone(), &yaml.replace("vip.txt", "/dev/zero")).unwrap_err();
+    assert_eq!(
+        err.problems,
+        ["apps[0].watchlists[0].user_ids_file: cannot read /dev/zero: the file is larger than the limit of 16 MiB"]
+    );
+    std::fs::write(dir.join("latin1.txt"), b"ops_bot\n\xe9t\xe9\n").unwrap();
+    let err = load_in(dir.clone(), &yaml.replace("vip.txt", "latin1.txt")).unwrap_err();
+    assert_eq!(
+        err.problems,
+        [format!(
+            "apps[0].watchlists[0].user_ids_file: cannot read {}: the file is not UTF-8 text",
+            dir.join("latin1.txt").display()
+        )]
+    );
+    let config = dir.join("huge.yaml");
+    let mut huge = yaml.clone();
+    huge.push_str(&format!("# {}\n", "-".repeat(16 << 20)));
+    std::fs::write(&config, huge).unwrap();
+    let err = super::super::load(&config).unwrap_err();
+    assert_eq!(
+        err.problems,
+        [format!(
+            "cannot read {}: the file is larger than the limit of 16 MiB",
+            config.display()
+        )]
     );
 
     std::fs::write(dir.join("bad.txt"), format!("ok\n{}\n", "y".repeat(33))).unwrap();
