@@ -4,6 +4,9 @@
 /// Shared helpers: the simulator, configurations pointing at it, the daemon, the binary.
 mod support;
 
+/// `account_series` (all, problems, none) through `/metrics` and promtool, accounts
+/// entering and leaving the scrape with drift.
+mod account_series;
 /// Batching (at most 100 per call, fewest calls) and de-duplication across watch lists.
 mod batching;
 /// The command line: `--config.check`, `--once` and its exit codes and outputs, `--demo`.
