@@ -195,7 +195,10 @@ mod tests {
         for (status, drift, presence, problem) in cases {
             let case = format!("{status:?} {drift} {presence:?}");
             assert!(served(All, status, drift, presence), "{case}");
-            assert!(!served(AccountSeries::None, status, drift, presence), "{case}");
+            assert!(
+                !served(AccountSeries::None, status, drift, presence),
+                "{case}"
+            );
             assert_eq!(served(Problems, status, drift, presence), problem, "{case}");
         }
     }

@@ -1,8 +1,9 @@
 //! `/metrics`: the exposition of the [`State`] in the Prometheus text format 0.0.4.
 //!
 //! Only this module knows the metric names and the `prometheus` crate. Every scrape is
-//! built fresh from the state, so a series removed by a reload is gone at once and none
-//! goes stale. The registry holds the process, build and reload metrics; the per-app
+//! built fresh from the state, so a series removed by a reload, or an account that leaves
+//! what its list's `account_series` serves, is gone from the next scrape (Prometheus marks
+//! it stale). The registry holds the process, build and reload metrics; the per-app
 //! families are built from the state ([`apps`]), and the per-account families, the only
 //! large ones, are written straight to text ([`accounts`]).
 
