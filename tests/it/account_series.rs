@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use tim_account_exporter::sim::{SimAccount, SimPresence};
+use tim_account_exporter::sim::{SimAccount, SimPresence, Simulator};
 
 use crate::daemon::{golden_without_web_config, served_families};
 use crate::prometheus::{assert_promtool_accepts, PROMETHEUS_PACKAGE};
@@ -35,6 +35,19 @@ fn account_series<'a>(scrape: &'a Scrape, watchlist: &str, user_id: &str) -> Vec
         .collect()
 }
 
+/// Starts the daemon on one app against the simulator with `settings` and `lists`, and waits
+/// until it is ready; the folder of its configuration must live as long as it runs.
+async fn ready_daemon(
+    sim: &Simulator,
+    settings: &str,
+    lists: &str,
+) -> (tempfile::TempDir, RunningDaemon) {
+    let (dir, path) = write_config(&app_yaml(&sim.endpoint(), settings, lists));
+    let daemon = RunningDaemon::from_file(&path).await;
+    daemon.wait_ready().await;
+    (dir, daemon)
+}
+
 /// Checks a scrape with promtool where it is installed (always in CI).
 fn promtool_accepts(scrape: &Scrape) {
     if let Some(promtool) = tool("promtool", PROMETHEUS_PACKAGE) {
@@ -61,13 +74,7 @@ async fn each_mode_serves_its_accounts_and_every_list_keeps_its_aggregates() {
         series_list("quiet", "none", "", &["none_ok", "none_drift"]),
     ]
     .concat();
-    let (_dir, path) = write_config(&app_yaml(
-        &sim.endpoint(),
-        "    interval: 60s\n    retries: 0\n",
-        &lists,
-    ));
-    let daemon = RunningDaemon::from_file(&path).await;
-    daemon.wait_ready().await;
+    let (_dir, daemon) = ready_daemon(&sim, "    interval: 60s\n    retries: 0\n", &lists).await;
     let scrape = daemon.scrape().await;
     // Every family is still served: the `problems` list serves all four per-account ones.
     assert_eq!(served_families(&scrape), golden_without_web_config());
@@ -189,9 +196,7 @@ async fn none_alone_serves_no_per_account_family() {
     let sim = start_sim().await;
     sim.set_account(SDKAPPID, "b", SimAccount::NotImported);
     let lists = series_list("quiet", "none", "        presence: online\n", &["a", "b"]);
-    let (_dir, path) = write_config(&app_yaml(&sim.endpoint(), "    interval: 60s\n", &lists));
-    let daemon = RunningDaemon::from_file(&path).await;
-    daemon.wait_ready().await;
+    let (_dir, daemon) = ready_daemon(&sim, "    interval: 60s\n", &lists).await;
     let scrape = daemon.scrape().await;
     for family in ACCOUNT_FAMILIES {
         assert!(scrape.find(family, &[]).is_empty(), "{family}");
@@ -219,13 +224,7 @@ async fn none_alone_serves_no_per_account_family() {
 async fn under_problems_an_account_appears_in_drift_and_goes_when_back() {
     let sim = start_sim().await;
     let lists = series_list("vip", "problems", "", &["alice", "bob"]);
-    let (_dir, path) = write_config(&app_yaml(
-        &sim.endpoint(),
-        "    interval: 1s\n    timeout: 500ms\n",
-        &lists,
-    ));
-    let daemon = RunningDaemon::from_file(&path).await;
-    daemon.wait_ready().await;
+    let (_dir, daemon) = ready_daemon(&sim, "    interval: 1s\n    timeout: 500ms\n", &lists).await;
     let none_served = |scrape: &Scrape| {
         ACCOUNT_FAMILIES
             .iter()
@@ -271,13 +270,7 @@ async fn under_problems_an_account_appears_in_drift_and_goes_when_back() {
 #[tokio::test]
 async fn config_check_reports_the_series_each_app_serves() {
     let check = |lists: String| async move {
-        let (_dir, path) = write_config(&app_yaml("https://adminapisgp.im.qcloud.com", "", &lists));
-        let out = run_exporter(vec![
-            "--config.file".into(),
-            path.display().to_string(),
-            "--config.check".into(),
-        ])
-        .await;
+        let out = config_check_lists(&lists).await;
         assert_eq!(out.status.code(), Some(0));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
@@ -314,14 +307,7 @@ async fn config_check_reports_the_series_each_app_serves() {
 
 #[tokio::test]
 async fn a_bad_account_series_is_a_configuration_error() {
-    let lists = series_list("vip", "some", "", &["a"]);
-    let (_dir, path) = write_config(&app_yaml("https://adminapisgp.im.qcloud.com", "", &lists));
-    let out = run_exporter(vec![
-        "--config.file".into(),
-        path.display().to_string(),
-        "--config.check".into(),
-    ])
-    .await;
+    let out = config_check_lists(&series_list("vip", "some", "", &["a"])).await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
