@@ -183,6 +183,13 @@ pub async fn run(args: Args) -> u8 {
             "configuration is valid{scope}: apps: {}, watch lists: {lists}, distinct accounts: {accounts}, with presence: {presence}",
             config.apps.len()
         );
+        for app in &config.apps {
+            println!(
+                "app {}: {}",
+                app.name,
+                crate::metrics::ExpectedSeries::of(app)
+            );
+        }
         if let (Some(path), Some(live)) = (&args.web_config_file, &web_config) {
             println!(
                 "web configuration {} is valid: {}",

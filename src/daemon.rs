@@ -256,4 +256,15 @@ fn log_config(config: &Config, message: &str) {
         total_shards = config.shard.total(),
         "{message}"
     );
+    for app in &config.apps {
+        let series = crate::metrics::ExpectedSeries::of(app);
+        tracing::info!(
+            im_app = %app.name,
+            per_account_series = series.per_account,
+            per_account_series_problems_max = series.per_account_problems,
+            watchlist_series = series.watchlist,
+            series = %series,
+            "series expected on /metrics"
+        );
+    }
 }

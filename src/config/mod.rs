@@ -73,9 +73,41 @@ pub struct WatchList {
     pub expect: Expect,
     /// The presence every account must have; `None`: presence is not checked.
     pub presence: Option<PresenceExpect>,
+    /// Which of its accounts get per-account series on `/metrics`.
+    pub account_series: AccountSeries,
     /// Distinct UserIDs in the order first listed (inline ones, then the file's); only
     /// this shard's when sharded, so possibly none.
     pub user_ids: Vec<String>,
+}
+
+/// Which accounts of a watch list get per-account series (`tim_account_*`) on `/metrics`.
+/// The watch-list aggregates, the page, `/api/v1/status` and `--once` show every account
+/// whatever it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AccountSeries {
+    /// Every account.
+    #[default]
+    All,
+    /// Only accounts in drift or unknown, for the import status or the presence.
+    Problems,
+    /// None.
+    None,
+}
+
+impl AccountSeries {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountSeries::All => "all",
+            AccountSeries::Problems => "problems",
+            AccountSeries::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for AccountSeries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The state every account of a watch list should be in.

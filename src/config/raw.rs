@@ -56,6 +56,7 @@ pub(crate) struct RawWatchList {
     pub(crate) name: String,
     pub(crate) expect: Option<String>,
     pub(crate) presence: Option<String>,
+    pub(crate) account_series: Option<String>,
     #[serde(default)]
     pub(crate) user_ids: Vec<String>,
     pub(crate) user_ids_file: Option<String>,
@@ -126,7 +127,14 @@ const APP_KEYS: &[&str] = &[
     "watchlists",
 ];
 const APP_REQUIRED: &[&str] = &["name", "sdkappid", "region", "admin"];
-const WATCHLIST_KEYS: &[&str] = &["name", "expect", "presence", "user_ids", "user_ids_file"];
+const WATCHLIST_KEYS: &[&str] = &[
+    "name",
+    "expect",
+    "presence",
+    "account_series",
+    "user_ids",
+    "user_ids_file",
+];
 const WATCHLIST_REQUIRED: &[&str] = &["name"];
 
 /// Unknown and missing keys at every level, each as (the start serde would give the same

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use super::raw::{RawApp, RawConfig, RawSettings, RawWatchList};
 use super::{
-    AppConfig, Config, ConfigError, Expect, Loaded, PresenceExpect, Sources, WatchList,
-    DEFAULT_INTERVAL, DEFAULT_PRESENCE_RATE_LIMIT, DEFAULT_RATE_LIMIT, DEFAULT_RETRIES,
+    AccountSeries, AppConfig, Config, ConfigError, Expect, Loaded, PresenceExpect, Sources,
+    WatchList, DEFAULT_INTERVAL, DEFAULT_PRESENCE_RATE_LIMIT, DEFAULT_RATE_LIMIT, DEFAULT_RETRIES,
     DEFAULT_TIMEOUT, DEFAULT_USERSIG_TTL,
 };
 use crate::files::{self, MAX_SECRET_FILE_BYTES, MAX_USER_IDS_FILE_BYTES};
@@ -563,6 +563,18 @@ fn validate_watchlist(
             None
         }
     };
+    let account_series = match raw.account_series.as_deref() {
+        None | Some("all") => AccountSeries::All,
+        Some("problems") => AccountSeries::Problems,
+        Some("none") => AccountSeries::None,
+        Some(other) => {
+            report.problem(
+                &format!("{path}.account_series"),
+                format_args!("{other:?} is not one of all, problems, none"),
+            );
+            AccountSeries::All
+        }
+    };
     if presence.is_some() && expect == Expect::NotImported {
         report.problem(
             &format!("{path}.presence"),
@@ -612,6 +624,7 @@ fn validate_watchlist(
         name: raw.name.clone(),
         expect,
         presence,
+        account_series,
         user_ids,
     })
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use prometheus::proto::{self, LabelPair, Metric, MetricFamily, MetricType};
 
 use super::unix_seconds;
+use crate::config::WatchList;
 use crate::state::{AppData, Latency, PresenceValue, Status, API_LATENCY_BUCKETS};
 use crate::tim::Api;
 
@@ -60,6 +61,17 @@ const FAMILIES: [(&str, MetricType, &str); 19] = [
     ("tim_account_errors_total", MetricType::COUNTER,
      "Accounts left without an import status inside a successful account_check reply of the background checks (every interval), by code: the ResultCode (60000-79999, else other), missing or bad_status."),
 ];
+
+/// The series of one watch list in the watch-list families: one per status and the drift
+/// count, and where the list checks presence one per presence and the presence drift count.
+pub(super) fn watchlist_series(list: &WatchList) -> usize {
+    let presence = if list.presence.is_some() {
+        PresenceValue::ALL.len() + 1
+    } else {
+        0
+    };
+    Status::ALL.len() + 1 + presence
+}
 
 /// The per-app families being built over one scrape.
 #[derive(Default)]

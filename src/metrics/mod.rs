@@ -1,18 +1,21 @@
 //! `/metrics`: the exposition of the [`State`] in the Prometheus text format 0.0.4.
 //!
 //! Only this module knows the metric names and the `prometheus` crate. Every scrape is
-//! built fresh from the state, so a series removed by a reload is gone at once and none
-//! goes stale. The registry holds the process, build and reload metrics; the per-app
+//! built fresh from the state, so a series removed by a reload, or an account that leaves
+//! what its list's `account_series` serves, is gone from the next scrape (Prometheus marks
+//! it stale). The registry holds the process, build and reload metrics; the per-app
 //! families are built from the state ([`apps`]), and the per-account families, the only
 //! large ones, are written straight to text ([`accounts`]).
 
 mod accounts;
 mod apps;
 
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus::{Gauge, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
+use crate::config::{AccountSeries, AppConfig};
 use crate::shard::Shard;
 use crate::state::State;
 
@@ -150,6 +153,59 @@ impl Metrics {
         }
         per_account.finish_into(&mut text);
         text
+    }
+}
+
+/// How many series one app's watch lists give on `/metrics`, from its configuration alone
+/// (for `--config.check` and the log): the per-account families by each list's
+/// `account_series`, and the watch-list aggregates. An account in two lists counts twice,
+/// as it is served twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpectedSeries {
+    /// Per-account series of the lists with `account_series: all`, always served.
+    pub per_account: usize,
+    /// The most per-account series of the lists with `account_series: problems`, served
+    /// only for accounts in drift or unknown (all of them before the first check).
+    pub per_account_problems: usize,
+    /// Series of the watch-list families (`tim_watchlist_*`), always served.
+    pub watchlist: usize,
+}
+
+impl ExpectedSeries {
+    /// Counts the series of `app`.
+    pub fn of(app: &AppConfig) -> Self {
+        let mut series = ExpectedSeries {
+            per_account: 0,
+            per_account_problems: 0,
+            watchlist: 0,
+        };
+        for list in &app.watchlists {
+            let per_account = list.user_ids.len() * accounts::series_per_account(list);
+            match list.account_series {
+                AccountSeries::All => series.per_account += per_account,
+                AccountSeries::Problems => series.per_account_problems += per_account,
+                AccountSeries::None => {}
+            }
+            series.watchlist += apps::watchlist_series(list);
+        }
+        series
+    }
+}
+
+impl fmt::Display for ExpectedSeries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.per_account_problems == 0 {
+            write!(f, "per-account series: {}", self.per_account)?;
+        } else {
+            write!(
+                f,
+                "per-account series: at most {} ({} always, up to {} for accounts in drift or unknown under account_series: problems)",
+                self.per_account + self.per_account_problems,
+                self.per_account,
+                self.per_account_problems
+            )?;
+        }
+        write!(f, ", watch-list series: {}", self.watchlist)
     }
 }
 

@@ -312,7 +312,34 @@ async fn drift_pages_once_then_resolves_and_an_outage_pages_as_failing_checks_no
         "prod-jp's accounts are unknown in the outage"
     );
 
+    // The failing checks explain the unknown accounts: TimAccountUnknown fires for them in
+    // Prometheus, and Alertmanager inhibits it, so it reaches no receiver. (The app-wide
+    // alert carries no `instance`, being summed over shards: the inhibition must not ask
+    // for one.)
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while prometheus
+        .query(
+            &http,
+            r#"count(ALERTS{alertname="TimAccountUnknown",im_app="prod-jp",alertstate="firing"})"#,
+        )
+        .await
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "TimAccountUnknown never fired for prod-jp"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Past its group's wait and a resend, a notification not inhibited would be here.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
     let all = notifications(&received);
+    assert!(
+        !all.iter()
+            .any(|n| n.alertname == "TimAccountUnknown" && n.im_app == OUTAGE_APP),
+        "the outage's unknown accounts were not inhibited: {all:#?}"
+    );
     let drift: Vec<&Notification> = all
         .iter()
         .filter(|n| n.alertname == "TimAccountDrift")

@@ -4,6 +4,9 @@
 /// Shared helpers: the simulator, configurations pointing at it, the daemon, the binary.
 mod support;
 
+/// `account_series` (all, problems, none) through `/metrics` and promtool, accounts
+/// entering and leaving the scrape with drift.
+mod account_series;
 /// The whole alert chain: the simulator, the exporter, Prometheus with the shipped rules and
 /// Alertmanager with the shipped routing; a drift pages once and resolves, an outage pages
 /// as failing checks and never as drift.

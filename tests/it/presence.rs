@@ -563,13 +563,7 @@ async fn config_check_counts_the_accounts_with_presence() {
         presence_list_yaml("bots", "online", &ids("b", 3)),
         list_yaml("vip", "imported", &ids("v", 4)),
     );
-    let (_dir, path) = write_config(&app_yaml("https://adminapisgp.im.qcloud.com", "", &lists));
-    let out = run_exporter(vec![
-        "--config.file".into(),
-        path.display().to_string(),
-        "--config.check".into(),
-    ])
-    .await;
+    let out = config_check_lists(&lists).await;
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("apps: 1, watch lists: 2, distinct accounts: 7, with presence: 3"));

@@ -197,6 +197,18 @@ pub async fn run_exporter(args: Vec<String>) -> Output {
         .expect("thread joins")
 }
 
+/// Runs `--config.check` on one app (against the Singapore domain) with `lists` as its
+/// watch lists.
+pub async fn config_check_lists(lists: &str) -> Output {
+    let (_dir, path) = write_config(&app_yaml("https://adminapisgp.im.qcloud.com", "", lists));
+    run_exporter(vec![
+        "--config.file".into(),
+        path.display().to_string(),
+        "--config.check".into(),
+    ])
+    .await
+}
+
 /// Writes `text` as `config.yaml` in a new temporary folder.
 pub fn write_config(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::super::{from_yaml, ConfigError, Expect, Loaded, Sources};
+use super::super::{from_yaml, AccountSeries, ConfigError, Expect, Loaded, Sources};
 
 fn env(name: &str) -> Option<String> {
     (name == "TIM_TEST_KEY").then(|| "key-from-env".to_owned())
@@ -42,6 +42,7 @@ fn a_minimal_config_gets_the_defaults() {
     assert_eq!(app.rate_limit.get(), 50);
     assert_eq!(app.usersig_ttl.as_secs(), 86_400);
     assert_eq!(app.watchlists[0].expect, Expect::Imported);
+    assert_eq!(app.watchlists[0].account_series, AccountSeries::All);
     assert_eq!(app.watchlists[0].user_ids, ["ops_bot", "support_01"]);
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
@@ -118,6 +119,8 @@ fn bad_configs_and_their_messages() {
             "apps[0].watchlists[0].presence: an account expected not_imported cannot be online"),
         (app("", "      - name: vip\n        presence: true\n        user_ids: [a]\n"),
             "apps[0].watchlists[0].presence: \"true\" is not one of online, reachable"),
+        (app("", "      - name: vip\n        account_series: some\n        user_ids: [a]\n"),
+            "apps[0].watchlists[0].account_series: \"some\" is not one of all, problems, none"),
         (app("", LIST).replace("singapore", "mumbai"), "apps[0].region: unknown region \"mumbai\""),
         (app("", LIST).replace("name: prod-sg", "name: prod sg"), "apps[0].name: \"prod sg\" must be one or more of"),
         (app("", LIST).replace("sdkappid: 1400000000", "sdkappid: 0"), "apps[0].sdkappid: must be a positive number"),
@@ -520,5 +523,21 @@ fn numeric_looking_user_ids_are_strings() {
     assert_eq!(
         load(&yaml).unwrap().config.apps[0].watchlists[0].user_ids,
         ["10001", "007"]
+    );
+}
+
+#[test]
+fn account_series_is_set_per_watch_list() {
+    let lists = "      - name: a\n        account_series: all\n        user_ids: [x]\n      - name: p\n        account_series: problems\n        user_ids: [x]\n      - name: n\n        account_series: none\n        user_ids: [x]\n      - name: d\n        user_ids: [x]\n";
+    let app = &load(&app("", lists)).unwrap().config.apps[0];
+    let modes: Vec<_> = app.watchlists.iter().map(|l| l.account_series).collect();
+    assert_eq!(
+        modes,
+        [
+            AccountSeries::All,
+            AccountSeries::Problems,
+            AccountSeries::None,
+            AccountSeries::All
+        ]
     );
 }
