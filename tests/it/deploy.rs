@@ -76,7 +76,11 @@ fn the_systemd_unit_verifies_and_its_exposure_is_at_most_2() {
             .args(["security", "--offline=true", "--no-pager"])
             .arg(&path),
     );
-    let report = String::from_utf8_lossy(&output.stdout);
+    assert_exposure_at_most_2(&String::from_utf8_lossy(&output.stdout));
+}
+
+/// Asserts the overall exposure of a `systemd-analyze security` report is at most 2.0.
+pub fn assert_exposure_at_most_2(report: &str) {
     let exposure: f64 = report
         .lines()
         .find_map(|line| line.split("Overall exposure level for").nth(1))

@@ -588,8 +588,10 @@ async fn prometheus_scrapes_over_tls_with_basic_auth_and_with_a_client_certifica
     let ca = dir.path().join("ca.crt");
     let password_file = dir.path().join("password");
     std::fs::write(&password_file, "scrape").unwrap();
-    let example: serde_yaml::Value =
-        serde_yaml::from_str(&deploy_file("prometheus/prometheus.example.yml")).unwrap();
+    let example: serde_yaml::Value = serde_yaml::from_str(&crate::monitoring::read_deploy(
+        "prometheus/prometheus.example.yml",
+    ))
+    .unwrap();
     let mut auth_job = example["scrape_configs"]
         .as_sequence()
         .unwrap()
@@ -610,31 +612,17 @@ async fn prometheus_scrapes_over_tls_with_basic_auth_and_with_a_client_certifica
         key = dir.path().join("client.key").display(),
     ))
     .unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = crate::monitoring::ToolServer::prometheus(
+        &prometheus,
+        &format!(
             "global:\n  scrape_interval: 1s\nscrape_configs: {}\n",
             serde_json::to_string(&[auth_job, cert_job]).unwrap()
         ),
+        &[],
     )
-    .unwrap();
-    let port = free_port();
-    let server = std::process::Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("prometheus starts");
-    let _server = KillOnDrop(server);
+    .await;
     let targets = get_until(
-        &format!("http://127.0.0.1:{port}/api/v1/targets"),
+        &format!("{}/api/v1/targets", server.base),
         Duration::from_secs(60),
         |status, body| {
             status == 200 && {
@@ -653,15 +641,6 @@ async fn prometheus_scrapes_over_tls_with_basic_auth_and_with_a_client_certifica
 
 // ---- systemd: the web-config.conf drop-in ----
 
-fn deploy_file(path: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("deploy")
-            .join(path),
-    )
-    .unwrap()
-}
-
 const DROP_IN: &str = "systemd/tim-account-exporter.service.d/web-config.conf";
 const SERVICE: &str = "systemd/tim-account-exporter.service";
 
@@ -678,7 +657,7 @@ fn the_web_config_drop_in_verifies_and_keeps_the_exposure_at_most_2() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let service = deploy_file(SERVICE);
+    let service = crate::monitoring::read_deploy(SERVICE);
     let installed = values(&service, "ExecStart")[0]
         .split_whitespace()
         .next()
@@ -691,7 +670,11 @@ fn the_web_config_drop_in_verifies_and_keeps_the_exposure_at_most_2() {
     .unwrap();
     let drop_ins = dir.path().join("tim-account-exporter.service.d");
     std::fs::create_dir(&drop_ins).unwrap();
-    std::fs::write(drop_ins.join("web-config.conf"), deploy_file(DROP_IN)).unwrap();
+    std::fs::write(
+        drop_ins.join("web-config.conf"),
+        crate::monitoring::read_deploy(DROP_IN),
+    )
+    .unwrap();
     // The unit path makes systemd read the drop-in folder beside the unit.
     let unit_path = format!("{}:", dir.path().display());
     let verify = std::process::Command::new(&analyze)
@@ -715,21 +698,13 @@ fn the_web_config_drop_in_verifies_and_keeps_the_exposure_at_most_2() {
         ])
         .output()
         .unwrap();
-    let report = String::from_utf8_lossy(&security.stdout);
-    let exposure: f64 = report
-        .lines()
-        .find_map(|line| line.split("Overall exposure level for").nth(1))
-        .and_then(|rest| rest.split(':').nth(1))
-        .and_then(|value| value.split_whitespace().next())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no overall exposure in:\n{report}"));
-    assert!(exposure <= 2.0, "exposure {exposure}:\n{report}");
+    crate::deploy::assert_exposure_at_most_2(&String::from_utf8_lossy(&security.stdout));
 }
 
 #[tokio::test]
 async fn the_unit_with_the_drop_in_serves_https_from_its_credentials() {
-    let service = deploy_file(SERVICE);
-    let drop_in = deploy_file(DROP_IN);
+    let service = crate::monitoring::read_deploy(SERVICE);
+    let drop_in = crate::monitoring::read_deploy(DROP_IN);
     let sim = start_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let credentials = dir.path().join("credentials");
