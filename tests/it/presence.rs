@@ -57,21 +57,6 @@ async fn presence_is_asked_in_calls_of_500_once_per_user_id() {
     );
 }
 
-/// A client of `app` that has made one call of each API (so its connections are open),
-/// with the simulator's counters reset a second later.
-async fn warm_client(app: &AppConfig, sim: &Simulator) -> tim_account_exporter::tim::Client {
-    let client = client(app);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let one = ["warm".to_owned()];
-    tokio::join!(
-        client.check(&one, deadline),
-        client.presence(&one, deadline)
-    );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    sim.reset_stats(SDKAPPID);
-    client
-}
-
 #[tokio::test]
 async fn each_api_keeps_its_own_rate_bound_at_the_same_time() {
     let sim = Simulator::start(SimOptions {

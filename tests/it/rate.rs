@@ -22,7 +22,7 @@ async fn the_rate_bound_holds_with_concurrent_calls() {
         "    rate_limit: 10\n    interval: 30s\n",
         &ids("u", 2500),
     );
-    let report = run_cycle(&app).await;
+    let report = run_with(&app, &warm_client(&app, &sim).await).await;
     let stats = sim.stats(SDKAPPID);
     assert_eq!(stats.requests, 25);
     assert!(stats.max_requests_in_one_second <= 10, "{stats:?}");
@@ -64,14 +64,15 @@ async fn retries_count_against_the_rate() {
     })
     .await
     .unwrap();
-    // Every first attempt of the first batches fails: their retries share the same budget.
-    sim.push_faults(SDKAPPID, [Fault::Http502; 6]);
     let app = simple_app(
         &sim,
         "    rate_limit: 5\n    retries: 3\n    interval: 30s\n",
         &ids("u", 1000),
     );
-    let report = run_cycle(&app).await;
+    let client = warm_client(&app, &sim).await;
+    // Every first attempt of the first batches fails: their retries share the same budget.
+    sim.push_faults(SDKAPPID, [Fault::Http502; 6]);
+    let report = run_with(&app, &client).await;
     let stats = sim.stats(SDKAPPID);
     assert!(
         report.success,
