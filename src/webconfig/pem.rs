@@ -42,32 +42,29 @@ impl std::fmt::Debug for TlsMaterials {
     }
 }
 
-/// Reads the certificate chain, the key and the client CAs, with the checks of
+/// Reads the certificate chain, the key and the client CAs once each, with the checks of
 /// [`check_cert_and_key`]. Problems name the key of the file they come from.
 pub fn read_materials(tls: &TlsConfig) -> Result<TlsMaterials, WebConfigError> {
     const CERT: &str = "tls_server_config.cert_file";
     const KEY: &str = "tls_server_config.key_file";
     const CA: &str = "tls_server_config.client_ca_file";
     let mut report = Report::default();
-    check_cert_and_key(&tls.cert, CERT, &tls.key, KEY, &mut report);
-    let cert_pem = source_bytes(&tls.cert, CERT, &mut report);
-    let key_pem = match &tls.key {
-        KeySource::File(file) => read_file(file, KEY, &mut report),
-        KeySource::Inline(text) => Some(Cow::Borrowed(text.expose().as_bytes())),
-    };
+    let cert_pem = cert_bytes(&tls.cert, CERT, &mut report);
+    let key_pem = key_bytes(&tls.key, KEY, &mut report);
+    let key = check_pair(
+        cert_pem.as_deref(),
+        CERT,
+        key_pem.as_deref(),
+        KEY,
+        &mut report,
+    );
     let client_cas = tls
         .client_ca
         .as_ref()
-        .map(|ca| source_bytes(ca, CA, &mut report));
-    if !report.problems.is_empty() {
-        return Err(WebConfigError {
-            problems: report.problems,
-        });
-    }
+        .map(|ca| cert_bytes(ca, CA, &mut report));
     let chain = cert_pem
         .map(|pem| sections(&pem).certificates)
         .unwrap_or_default();
-    let key = key_pem.and_then(|pem| signing_key(&pem, KEY, &mut report));
     match key {
         Some(key) if !chain.is_empty() && report.problems.is_empty() => Ok(TlsMaterials {
             chain: chain.into_iter().map(CertificateDer::from).collect(),
@@ -90,7 +87,7 @@ pub fn read_materials(tls: &TlsConfig) -> Result<TlsMaterials, WebConfigError> {
     }
 }
 
-fn source_bytes<'a>(
+fn cert_bytes<'a>(
     source: &'a CertSource,
     path: &str,
     report: &mut Report,
@@ -98,6 +95,13 @@ fn source_bytes<'a>(
     match source {
         CertSource::File(file) => read_file(file, path, report),
         CertSource::Inline(text) => Some(Cow::Borrowed(text.as_bytes())),
+    }
+}
+
+fn key_bytes<'a>(source: &'a KeySource, path: &str, report: &mut Report) -> Option<Cow<'a, [u8]>> {
+    match source {
+        KeySource::File(file) => read_file(file, path, report),
+        KeySource::Inline(text) => Some(Cow::Borrowed(text.expose().as_bytes())),
     }
 }
 
@@ -109,18 +113,28 @@ pub(super) fn check_cert_and_key(
     key_path: &str,
     report: &mut Report,
 ) {
-    let cert_pem = match cert {
-        CertSource::File(file) => read_file(file, cert_path, report),
-        CertSource::Inline(text) => Some(Cow::Borrowed(text.as_bytes())),
-    };
-    let key_pem = match key {
-        KeySource::File(file) => read_file(file, key_path, report),
-        KeySource::Inline(text) => Some(Cow::Borrowed(text.expose().as_bytes())),
-    };
-    let leaf = cert_pem.and_then(|pem| leaf_public_key(&pem, cert_path, report));
-    let Some(signing_key) = key_pem.and_then(|pem| signing_key(&pem, key_path, report)) else {
-        return;
-    };
+    let cert_pem = cert_bytes(cert, cert_path, report);
+    let key_pem = key_bytes(key, key_path, report);
+    check_pair(
+        cert_pem.as_deref(),
+        cert_path,
+        key_pem.as_deref(),
+        key_path,
+        report,
+    );
+}
+
+/// Checks PEM certificate and key text; the key, loaded the way the server will load it,
+/// when it parses (whether it matches the certificate is then in `report`).
+fn check_pair(
+    cert_pem: Option<&[u8]>,
+    cert_path: &str,
+    key_pem: Option<&[u8]>,
+    key_path: &str,
+    report: &mut Report,
+) -> Option<Arc<dyn SigningKey>> {
+    let leaf = cert_pem.and_then(|pem| leaf_public_key(pem, cert_path, report));
+    let signing_key = key_pem.and_then(|pem| signing_key(pem, key_path, report))?;
     if let (Some(leaf), Some(key_spki)) = (leaf, signing_key.public_key()) {
         if leaf != key_spki.as_ref() {
             report.problem(
@@ -132,16 +146,13 @@ pub(super) fn check_cert_and_key(
             );
         }
     }
+    Some(signing_key)
 }
 
 /// Checks that the client CA can be read; warns when it holds no certificate, since every
 /// client certificate would then be refused.
 pub(super) fn check_client_ca(ca: &CertSource, path: &str, report: &mut Report) {
-    let pem = match ca {
-        CertSource::File(file) => read_file(file, path, report),
-        CertSource::Inline(text) => Some(Cow::Borrowed(text.as_bytes())),
-    };
-    if let Some(pem) = pem {
+    if let Some(pem) = cert_bytes(ca, path, report) {
         if sections(&pem).certificates.is_empty() {
             report.warning(
                 path,
