@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{cpu_ms, memory_kib, percentile, status_series, wait_until_ready, Running};
-use common::{ScrapeSetup, ACCOUNTS};
+use common::{ScrapeSetup, Shape};
 use tokio::sync::Barrier;
 
 const SCRAPES: usize = 200;
@@ -244,7 +244,7 @@ async fn main() {
             if round == 0 || round == SCRAPES - 1 {
                 assert_eq!(
                     status_series(&body, s.gzip),
-                    ACCOUNTS * 3,
+                    Shape::DEFAULT.accounts() * 3,
                     "{}: every account has its three status series",
                     s.target.name
                 );
@@ -299,7 +299,7 @@ async fn main() {
     }
     let memory = targets.map(|t| memory_kib(t.exporter.id()));
 
-    println!("accounts {ACCOUNTS}, bcrypt cost {BCRYPT_COST}, {SCRAPES} scrapes per series, plain and secured in turn");
+    println!("accounts {}, bcrypt cost {BCRYPT_COST}, {SCRAPES} scrapes per series, plain and secured in turn", Shape::DEFAULT.accounts());
     println!();
     println!("latency of /metrics on a kept-alive connection (request to last byte)");
     println!(

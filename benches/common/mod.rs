@@ -18,9 +18,54 @@ pub const APPS: [(&str, u64, &str); 2] = [
     ("bench-eu", 1_400_000_002, "frankfurt"),
 ];
 pub const LISTS_PER_APP: usize = 5;
-pub const ACCOUNTS_PER_LIST: usize = 1_000;
-/// Every account watched by the scrape setup.
-pub const ACCOUNTS: usize = APPS.len() * LISTS_PER_APP * ACCOUNTS_PER_LIST;
+
+/// How large the scrape setup is and what its lists serve.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Accounts in each of the five watch lists of each app.
+    pub accounts_per_list: usize,
+    /// The lists' `account_series`.
+    pub account_series: &'static str,
+    /// One account in this many is not imported: of the first list only, or of every list.
+    pub drift_every: usize,
+    pub drift_in_every_list: bool,
+}
+
+impl Shape {
+    /// 10,000 accounts, every series served, 1 in 50 of each app's first list in drift.
+    pub const DEFAULT: Shape = Shape {
+        accounts_per_list: 1_000,
+        account_series: "all",
+        drift_every: 50,
+        drift_in_every_list: false,
+    };
+
+    /// Every account watched.
+    pub fn accounts(&self) -> usize {
+        APPS.len() * LISTS_PER_APP * self.accounts_per_list
+    }
+
+    /// The accounts not imported at the simulator (each in both apps).
+    fn drifting(&self) -> Vec<String> {
+        let lists = if self.drift_in_every_list {
+            LISTS_PER_APP
+        } else {
+            1
+        };
+        (0..lists)
+            .flat_map(|list| {
+                (0..self.accounts_per_list)
+                    .step_by(self.drift_every)
+                    .map(move |i| format!("user_{list}_{i:04}"))
+            })
+            .collect()
+    }
+
+    /// Accounts in drift over both apps.
+    pub fn drift(&self) -> usize {
+        APPS.len() * self.drifting().len()
+    }
+}
 const KEY: &str = "bench-key-0123456789abcdef";
 
 /// Starts `command` and returns it with the address it logs (`address=...`).
@@ -62,26 +107,27 @@ impl Drop for Running {
 }
 
 /// The scrape setup: `tim-im-sim` with 20 ms of latency serving two apps, and a
-/// configuration in `dir` watching 10,000 accounts on it (two apps of five watch lists of
-/// 1,000), 1 in 50 of the first list not imported so the scrape holds every kind of value.
+/// configuration in `dir` watching accounts on it (two apps of five watch lists), some not
+/// imported so the scrape holds every kind of value.
 pub struct ScrapeSetup {
     pub sim: Running,
     pub config: PathBuf,
 }
 
 impl ScrapeSetup {
+    /// The default shape: 10,000 accounts.
     pub fn start(dir: &Path) -> ScrapeSetup {
+        Self::start_with(dir, Shape::DEFAULT)
+    }
+
+    pub fn start_with(dir: &Path, shape: Shape) -> ScrapeSetup {
         let mut sim = Command::new(env!("CARGO_BIN_EXE_tim-im-sim"));
         sim.args(["--listen", "127.0.0.1:0", "--latency", "20ms"]);
         for (_, sdkappid, _) in APPS {
             sim.arg("--app")
                 .arg(format!("{sdkappid}:administrator:{KEY}"));
         }
-        let drifting: Vec<String> = (0..ACCOUNTS_PER_LIST)
-            .step_by(50)
-            .map(|i| format!("user_0_{i:04}"))
-            .collect();
-        sim.arg("--not-imported").arg(drifting.join(","));
+        sim.arg("--not-imported").arg(shape.drifting().join(","));
         let (child, sim_addr) = spawn_logging_address(&mut sim);
         let sim = Running {
             child,
@@ -97,13 +143,14 @@ impl ScrapeSetup {
             );
             for list in 0..LISTS_PER_APP {
                 let file = format!("{name}-{list}.txt");
-                let ids: String = (0..ACCOUNTS_PER_LIST)
+                let ids: String = (0..shape.accounts_per_list)
                     .map(|i| format!("user_{list}_{i:04}\n"))
                     .collect();
                 std::fs::write(dir.join(&file), ids).expect("ids written");
                 let _ = write!(
                     config,
-                    "      - name: list-{list}\n        user_ids_file: {file}\n"
+                    "      - name: list-{list}\n        user_ids_file: {file}\n        account_series: {}\n",
+                    shape.account_series
                 );
             }
         }
@@ -112,11 +159,14 @@ impl ScrapeSetup {
         ScrapeSetup { sim, config: path }
     }
 
-    /// Starts the exporter (release build) on the setup's configuration, on a free
-    /// loopback port, with `extra` arguments.
+    /// Starts the exporter (release build, or the binary `BENCH_EXPORTER` names, to
+    /// compare another build) on the setup's configuration, on a free loopback port, with
+    /// `extra` arguments.
     pub fn exporter(&self, extra: &[&str]) -> Running {
+        let binary = std::env::var_os("BENCH_EXPORTER")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_tim-account-exporter").into());
         let (child, addr) = spawn_logging_address(
-            Command::new(env!("CARGO_BIN_EXE_tim-account-exporter"))
+            Command::new(binary)
                 .args(["--web.listen-address", "127.0.0.1:0", "--log.level", "info"])
                 .args(extra)
                 .arg("--config.file")

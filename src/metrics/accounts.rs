@@ -1,15 +1,12 @@
 //! The per-account families, `tim_account_status` and `tim_account_drift`, and for watch
-//! lists that check presence `tim_account_presence` and `tim_account_presence_drift`,
-//! written straight to text: with thousands of accounts they are nearly all of a scrape,
-//! and building a protobuf-shaped object per series would cost more than the rest together.
+//! lists that check presence `tim_account_presence` and `tim_account_presence_drift`:
+//! with thousands of accounts they are nearly all of the exposition.
 //!
 //! A watch list's `account_series` decides which of its accounts are written: all, only
 //! those in drift or unknown (either check), or none. An account left out is simply not
 //! in the scrape, so Prometheus marks its series stale.
 
-use std::borrow::Cow;
-use std::fmt::Write;
-
+use super::text::{escape, labels, Family, Kind, Text};
 use crate::config::{AccountSeries, PresenceExpect, WatchList};
 use crate::state::{AppData, PresenceValue, Status};
 
@@ -45,131 +42,140 @@ fn served(
     }
 }
 
-const STATUS_HEADER: &str = "# HELP tim_account_status Status of the account in the latest background check of its app (run every interval): one series per status, exactly one is 1; unknown until checked and whenever the latest check gave no status.\n# TYPE tim_account_status gauge\n";
-const DRIFT_HEADER: &str = "# HELP tim_account_drift 1 when the account's status from the latest background check (run every interval) differs from its watch list's expect, else 0 (0 while unknown).\n# TYPE tim_account_drift gauge\n";
+static STATUS: Family = Family {
+    name: "tim_account_status",
+    kind: Kind::Gauge,
+    help: "Status of the account in the latest background check of its app (run every interval): one series per status, exactly one is 1; unknown until checked and whenever the latest check gave no status.",
+};
+static DRIFT: Family = Family {
+    name: "tim_account_drift",
+    kind: Kind::Gauge,
+    help: "1 when the account's status from the latest background check (run every interval) differs from its watch list's expect, else 0 (0 while unknown).",
+};
+static PRESENCE: Family = Family {
+    name: "tim_account_presence",
+    kind: Kind::Gauge,
+    help: "Presence of the account (query_online_status) in the latest background check of its app (run every interval), for watch lists that check presence: one series per presence, exactly one is 1; unknown until checked and whenever the latest check gave no presence.",
+};
+static PRESENCE_DRIFT: Family = Family {
+    name: "tim_account_presence_drift",
+    kind: Kind::Gauge,
+    help: "1 when the account's presence from the latest background check (run every interval) falls short of its watch list's presence (online: online; reachable: online or push_online), else 0 (0 while unknown).",
+};
 
-const PRESENCE_HEADER: &str = "# HELP tim_account_presence Presence of the account (query_online_status) in the latest background check of its app (run every interval), for watch lists that check presence: one series per presence, exactly one is 1; unknown until checked and whenever the latest check gave no presence.\n# TYPE tim_account_presence gauge\n";
-const PRESENCE_DRIFT_HEADER: &str = "# HELP tim_account_presence_drift 1 when the account's presence from the latest background check (run every interval) falls short of its watch list's presence (online: online; reachable: online or push_online), else 0 (0 while unknown).\n# TYPE tim_account_presence_drift gauge\n";
-
-/// The four families being written over one scrape.
-#[derive(Default)]
-pub(super) struct Writer {
-    status: String,
-    drift: String,
-    presence: String,
-    presence_drift: String,
+/// One served account of one watch list: its values, its labels being in [`Rows::labels`].
+struct Row {
+    /// Where its labels end in [`Rows::labels`]; they start where the previous row's end.
+    labels_end: usize,
+    status: Status,
+    drift: bool,
+    /// The presence and whether it drifts, where the list checks presence.
+    presence: Option<(PresenceValue, bool)>,
 }
 
-/// A label value escaped for the text format: backslash, double quote and line feed.
-fn escape(value: &str) -> Cow<'_, str> {
-    if !value.contains(['\\', '"', '\n']) {
-        return Cow::Borrowed(value);
-    }
-    let mut escaped = String::with_capacity(value.len() + 8);
-    for c in value.chars() {
-        match c {
-            '\\' => escaped.push_str("\\\\"),
-            '"' => escaped.push_str("\\\""),
-            '\n' => escaped.push_str("\\n"),
-            c => escaped.push(c),
-        }
-    }
-    Cow::Owned(escaped)
+/// The served accounts of every watch list, lists in configuration order, accounts in
+/// list order. The labels of all of them are in one string: a few large allocations
+/// rather than one per account, which the allocator would keep after a rendering.
+struct Rows {
+    /// `im_app`, `im_region`, `watchlist` and `user_id` of each row, escaped.
+    labels: String,
+    rows: Vec<Row>,
 }
 
-impl Writer {
-    /// Adds the series of the accounts of every watch list of one app that its
-    /// `account_series` serves.
-    pub(super) fn add(&mut self, data: &AppData) {
-        let config = &data.config;
-        let app = format!(
-            "im_app=\"{}\",im_region=\"{}\"",
-            escape(&config.name),
-            config.region.name()
-        );
-        let mut labels = String::new();
-        for list in &config.watchlists {
-            if list.account_series == AccountSeries::None {
-                continue;
-            }
-            let list_name = escape(&list.name);
-            for id in &list.user_ids {
-                let account = data.accounts.get(id);
-                let status = account.map_or(Status::Unknown, |a| a.status());
-                let drift = status.drifts_from(list.expect);
-                let presence = list.presence.map(|expected| {
-                    let value = account
-                        .and_then(|a| a.presence())
-                        .unwrap_or(PresenceValue::Unknown);
-                    (value, expected)
-                });
-                if !served(list.account_series, status, drift, presence) {
+impl Rows {
+    fn of(apps: &[&AppData]) -> Rows {
+        let mut rows = Rows {
+            labels: String::new(),
+            rows: Vec::new(),
+        };
+        for data in apps {
+            let config = &data.config;
+            let app = labels(&[
+                ("im_app", &config.name),
+                ("im_region", config.region.name()),
+            ]);
+            for list in &config.watchlists {
+                if list.account_series == AccountSeries::None {
                     continue;
                 }
-                labels.clear();
-                let _ = write!(
-                    labels,
-                    "{app},watchlist=\"{list_name}\",user_id=\"{}\"",
-                    escape(id)
-                );
-                for candidate in Status::ALL {
-                    let value = u8::from(candidate == status);
-                    // Writing to a String cannot fail.
-                    let _ = writeln!(
-                        self.status,
-                        "tim_account_status{{{labels},status=\"{}\"}} {value}",
-                        candidate.as_str()
-                    );
+                let list_labels = format!("{app},{}", labels(&[("watchlist", &list.name)]));
+                for id in &list.user_ids {
+                    let account = data.accounts.get(id);
+                    let status = account.map_or(Status::Unknown, |a| a.status());
+                    let drift = status.drifts_from(list.expect);
+                    let presence = list.presence.map(|expected| {
+                        let value = account
+                            .and_then(|a| a.presence())
+                            .unwrap_or(PresenceValue::Unknown);
+                        (value, expected)
+                    });
+                    if !served(list.account_series, status, drift, presence) {
+                        continue;
+                    }
+                    rows.labels.push_str(&list_labels);
+                    rows.labels.push_str(",user_id=\"");
+                    rows.labels.push_str(&escape(id));
+                    rows.labels.push('"');
+                    rows.rows.push(Row {
+                        labels_end: rows.labels.len(),
+                        status,
+                        drift,
+                        presence: presence
+                            .map(|(value, expected)| (value, value.drifts_from(expected))),
+                    });
                 }
-                let _ = writeln!(
-                    self.drift,
-                    "tim_account_drift{{{labels}}} {}",
-                    u8::from(drift)
-                );
-                let Some((presence, expected)) = presence else {
-                    continue;
-                };
-                for candidate in PresenceValue::ALL {
-                    let value = u8::from(candidate == presence);
-                    let _ = writeln!(
-                        self.presence,
-                        "tim_account_presence{{{labels},presence=\"{}\"}} {value}",
-                        candidate.as_str()
-                    );
-                }
-                let drift = u8::from(presence.drifts_from(expected));
-                let _ = writeln!(
-                    self.presence_drift,
-                    "tim_account_presence_drift{{{labels}}} {drift}"
-                );
             }
         }
+        rows
     }
 
-    /// The length of the text so far.
-    pub(super) fn len(&self) -> usize {
-        self.status.len() + self.drift.len() + self.presence.len() + self.presence_drift.len()
+    /// Each row with its labels.
+    fn iter(&self) -> impl Iterator<Item = (&str, &Row)> {
+        let mut start = 0;
+        self.rows.iter().map(move |row| {
+            let labels = &self.labels[start..row.labels_end];
+            start = row.labels_end;
+            (labels, row)
+        })
     }
+}
 
-    /// Appends the families with series, each with its HELP and TYPE, to `out`.
-    pub(super) fn finish_into(self, out: &mut String) {
-        for (header, body) in [
-            (STATUS_HEADER, self.status),
-            (DRIFT_HEADER, self.drift),
-            (PRESENCE_HEADER, self.presence),
-            (PRESENCE_DRIFT_HEADER, self.presence_drift),
-        ] {
-            if !body.is_empty() {
-                out.push_str(header);
-                out.push_str(&body);
-            }
+/// Writes the per-account families of `apps`, each account as its list's
+/// `account_series` says.
+pub(super) fn write(text: &mut Text, apps: &[&AppData]) {
+    let rows = Rows::of(apps);
+    text.family(&STATUS);
+    for (labels, row) in rows.iter() {
+        for status in Status::ALL {
+            let value = u8::from(status == row.status);
+            text.sample("", labels, Some(("status", status.as_str())), value);
+        }
+    }
+    text.family(&DRIFT);
+    for (labels, row) in rows.iter() {
+        text.sample("", labels, None, u8::from(row.drift));
+    }
+    text.family(&PRESENCE);
+    for (labels, row) in rows.iter() {
+        let Some((presence, _)) = row.presence else {
+            continue;
+        };
+        for value in PresenceValue::ALL {
+            let one = u8::from(value == presence);
+            text.sample("", labels, Some(("presence", value.as_str())), one);
+        }
+    }
+    text.family(&PRESENCE_DRIFT);
+    for (labels, row) in rows.iter() {
+        if let Some((_, drift)) = row.presence {
+            text.sample("", labels, None, u8::from(drift));
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{escape, served};
+    use super::served;
     use crate::config::{AccountSeries, PresenceExpect};
     use crate::state::{PresenceValue, Status};
 
@@ -201,12 +207,5 @@ mod tests {
             );
             assert_eq!(served(Problems, status, drift, presence), problem, "{case}");
         }
-    }
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escape("plain_id-1@x"), "plain_id-1@x");
-        assert_eq!(escape(r#"a"b\c"#), r#"a\"b\\c"#);
-        assert_eq!(escape("a\nb"), "a\\nb");
     }
 }

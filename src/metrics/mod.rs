@@ -1,23 +1,29 @@
 //! `/metrics`: the exposition of the [`State`] in the Prometheus text format 0.0.4.
 //!
-//! Only this module knows the metric names and the `prometheus` crate. Every scrape is
-//! built fresh from the state, so a series removed by a reload, or an account that leaves
-//! what its list's `account_series` serves, is gone from the next scrape (Prometheus marks
-//! it stale). The registry holds the process, build and reload metrics; the per-app
-//! families are built from the state ([`apps`]), and the per-account families, the only
-//! large ones, are written straight to text ([`accounts`]).
+//! Only this module knows the metric names. One path writes every family of the state
+//! ([`apps`] and [`accounts`], through the writer of [`text`]); the `prometheus` registry
+//! holds the exporter's own metrics (build, reloads, shard, process), encoded by its
+//! `TextEncoder`. Between two changes of the state only the exporter's own metrics move,
+//! so the state's text, and its gzip form ([`gzip`]), are made once per change and reused
+//! by every scrape until the next: a finished cycle or a reload is in the next scrape,
+//! and a series it removed (or an account that leaves what its list's `account_series`
+//! serves) is gone from it, so Prometheus marks it stale.
 
 mod accounts;
 mod apps;
+mod gzip;
+mod text;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
 use prometheus::{Gauge, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::config::{AccountSeries, AppConfig};
 use crate::shard::Shard;
-use crate::state::State;
+use crate::state::{AppData, State};
 
 /// The Content-Type of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -27,7 +33,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("TIM_EXPORTER_REVISION");
 pub const RUSTC_VERSION: &str = env!("TIM_EXPORTER_RUSTC_VERSION");
 
-/// The registry and the exporter's own gauges.
+/// The registry and the exporter's own gauges, and the state's text as last rendered.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -35,7 +41,31 @@ pub struct Metrics {
     reload_success_timestamp: Gauge,
     shard_ordinal: IntGaugeVec,
     total_shards: IntGauge,
+    /// Held while a scrape renders, so that scrapes arriving meanwhile wait for that one
+    /// text rather than each making their own.
+    rendered: tokio::sync::Mutex<Option<Rendered>>,
 }
+
+/// The state's text at one version of the state.
+#[derive(Debug)]
+struct Rendered {
+    version: Vec<u64>,
+    text: Bytes,
+    /// Made when a scrape first asks for gzip.
+    gzip: Option<Arc<gzip::Prefix>>,
+}
+
+/// One scrape's answer: the body, in pieces, and whether it is gzip.
+#[derive(Debug)]
+pub struct Scrape {
+    pub body: Vec<Bytes>,
+    pub gzip: bool,
+}
+
+/// Why a scrape has no answer.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render the metrics: {0}")]
+pub struct RenderError(String);
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -103,6 +133,7 @@ impl Metrics {
             reload_success_timestamp,
             shard_ordinal,
             total_shards,
+            rendered: tokio::sync::Mutex::new(None),
         };
         metrics.record_shard(Shard::NONE);
         metrics
@@ -133,27 +164,83 @@ impl Metrics {
         }
     }
 
-    /// The whole exposition.
-    pub fn render(&self, state: &State) -> String {
-        let apps = state.apps();
-        let mut families = self.registry.gather();
-        let mut per_app = apps::Families::default();
-        let mut per_account = accounts::Writer::default();
-        for app in &apps {
-            let data = app.lock();
-            per_app.add(&data);
-            per_account.add(&data);
+    /// The whole exposition, gzip when `gzip`: the state's text, made anew only when the
+    /// state changed since it was last made, then the exporter's own metrics, always
+    /// current.
+    pub async fn scrape(&self, state: &Arc<State>, gzip: bool) -> Result<Scrape, RenderError> {
+        let mut rendered = self.rendered.lock().await;
+        let version = state.version();
+        if rendered.as_ref().is_none_or(|r| r.version != version) {
+            // The old text goes before the new one is made: one at a time in memory.
+            *rendered = None;
+            let state = Arc::clone(state);
+            let text = blocking(move || render(&state)).await?;
+            *rendered = Some(Rendered {
+                version,
+                text: Bytes::from(text),
+                gzip: None,
+            });
         }
-        families.extend(per_app.finish());
-        families.sort_by(|a, b| a.name().cmp(b.name()));
-        let mut text = String::with_capacity(per_account.len() + 16 * 1024);
-        // Encoding fails only on malformed families, which `apps` does not build.
-        if let Err(e) = TextEncoder::new().encode_utf8(&families, &mut text) {
+        let Some(rendered) = rendered.as_mut() else {
+            unreachable!("rendered just above");
+        };
+        let own = self.own_text();
+        if !gzip {
+            return Ok(Scrape {
+                body: vec![rendered.text.clone(), Bytes::from(own)],
+                gzip,
+            });
+        }
+        let prefix = match &rendered.gzip {
+            Some(prefix) => Arc::clone(prefix),
+            None => {
+                let text = rendered.text.clone();
+                let prefix = Arc::new(blocking(move || gzip::Prefix::of(&text)).await?);
+                rendered.gzip = Some(Arc::clone(&prefix));
+                prefix
+            }
+        };
+        Ok(Scrape {
+            body: vec![
+                prefix.bytes.clone(),
+                Bytes::from(prefix.finish(own.as_bytes())),
+            ],
+            gzip,
+        })
+    }
+
+    /// The exporter's own metrics, from the registry.
+    fn own_text(&self) -> String {
+        let mut text = String::with_capacity(8 * 1024);
+        // Encoding fails only on malformed families, which the registry does not hold.
+        if let Err(e) = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text) {
             tracing::error!(error = %e, "cannot encode metrics");
         }
-        per_account.finish_into(&mut text);
         text
     }
+}
+
+/// Runs `work` on the blocking pool: rendering and compressing a large state takes long
+/// enough to hold up other requests on the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, RenderError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RenderError(e.to_string()))
+}
+
+/// Every family of the state, as text. The apps are locked together, so the text is
+/// one moment of the state.
+pub fn render(state: &State) -> String {
+    let apps = state.apps();
+    let locked: Vec<_> = apps.iter().map(|app| app.lock()).collect();
+    let data: Vec<&AppData> = locked.iter().map(|data| &**data).collect();
+    // A large text grows by remapping its pages, not by copying them.
+    let mut text = text::Text::with_capacity(64 * 1024);
+    apps::write(&mut text, &data);
+    accounts::write(&mut text, &data);
+    text.finish()
 }
 
 /// How many series one app's watch lists give on `/metrics`, from its configuration alone

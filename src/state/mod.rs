@@ -13,7 +13,8 @@ mod counts;
 mod drift_log;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -33,6 +34,8 @@ pub struct State {
     ready: AtomicBool,
     /// The shard whose accounts these are, from the configuration in force.
     shard: RwLock<Shard>,
+    /// Reconciliations so far: with each app's version, tells readers what changed.
+    generation: AtomicU64,
 }
 
 impl State {
@@ -57,6 +60,17 @@ impl State {
         *self.shard.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// What the state is at: it differs from an earlier one as soon as a cycle, a failed
+    /// loop, a new UserSig or a reload changed anything. `/metrics` renders anew only then.
+    pub fn version(&self) -> Vec<u64> {
+        let apps = self.apps.read().unwrap_or_else(PoisonError::into_inner);
+        let mut version = Vec::with_capacity(apps.len() + 1);
+        // Read first: a reconciliation during the read shows in the next version.
+        version.push(self.generation.load(Ordering::Acquire));
+        version.extend(apps.iter().map(|app| app.version.load(Ordering::Acquire)));
+        version
+    }
+
     /// Makes the state match a new configuration and returns its apps in order.
     ///
     /// An app keeps its state when its name, region, SDKAppID and endpoint are unchanged
@@ -76,12 +90,13 @@ impl State {
             .iter()
             .map(|config| match old.remove(&config.name) {
                 Some(app) if app.identity == Identity::of(config) => {
-                    app.lock().set_config(Arc::clone(config));
+                    app.write().set_config(Arc::clone(config));
                     app
                 }
                 _ => Arc::new(AppState::new(Arc::clone(config))),
             })
             .collect();
+        self.generation.fetch_add(1, Ordering::AcqRel);
         apps.clone()
     }
 
@@ -150,6 +165,47 @@ impl Cycle {
 pub struct AppState {
     identity: Identity,
     data: Mutex<AppData>,
+    /// Changes so far, counted as each write ends.
+    version: AtomicU64,
+}
+
+/// An app's data, locked for reading.
+#[derive(Debug)]
+pub struct Locked<'a>(MutexGuard<'a, AppData>);
+
+impl Deref for Locked<'_> {
+    type Target = AppData;
+
+    fn deref(&self) -> &AppData {
+        &self.0
+    }
+}
+
+/// An app's data, locked for a change: the app's version moves on when it is dropped,
+/// still under the lock, so a reader that sees the old version renders again.
+struct Written<'a> {
+    data: MutexGuard<'a, AppData>,
+    version: &'a AtomicU64,
+}
+
+impl Deref for Written<'_> {
+    type Target = AppData;
+
+    fn deref(&self) -> &AppData {
+        &self.data
+    }
+}
+
+impl DerefMut for Written<'_> {
+    fn deref_mut(&mut self) -> &mut AppData {
+        &mut self.data
+    }
+}
+
+impl Drop for Written<'_> {
+    fn drop(&mut self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl AppState {
@@ -171,22 +227,32 @@ impl AppState {
         AppState {
             identity: Identity::of(&config),
             data: Mutex::new(data),
+            version: AtomicU64::new(0),
         }
     }
 
-    /// The app's data, locked. Hold it briefly: the scheduler waits on it to record a cycle.
+    /// The app's data, locked for reading. Hold it briefly: the scheduler waits on it to
+    /// record a cycle.
     ///
     /// A panic while it was held (a bug) leaves the lock poisoned; the data is taken as it
     /// is rather than failing every later reader: counts are recomputed on every change,
     /// and the loop that panicked marks the app unknown when it restarts.
-    pub fn lock(&self) -> MutexGuard<'_, AppData> {
-        self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    pub fn lock(&self) -> Locked<'_> {
+        Locked(self.data.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The app's data, locked for a change. Every change goes through here.
+    fn write(&self) -> Written<'_> {
+        Written {
+            data: self.data.lock().unwrap_or_else(PoisonError::into_inner),
+            version: &self.version,
+        }
     }
 
     /// Records that the app's check loop failed (panicked) and is restarting: every
     /// result becomes unknown with that reason, so nothing stale reads as current.
     pub fn loop_failed(&self, at: SystemTime) {
-        let mut data = self.lock();
+        let mut data = self.write();
         data.loop_restarts += 1;
         data.consecutive_failures += 1;
         if let Some(last) = data.last_cycle.as_mut() {
@@ -211,12 +277,12 @@ impl AppState {
     /// log.
     pub fn record_cycle(&self, cycle: &Cycle) {
         let finished_at = SystemTime::now();
-        self.lock().record_cycle(cycle, finished_at);
+        self.write().record_cycle(cycle, finished_at);
     }
 
     /// Records when the app's current UserSig expires.
     pub fn set_usersig_expiry(&self, expiry: SystemTime) {
-        self.lock().usersig_expiry = Some(expiry);
+        self.write().usersig_expiry = Some(expiry);
     }
 }
 

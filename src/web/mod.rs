@@ -21,10 +21,12 @@ pub use live::{log_system_roots, Active, LiveWebConfig, HANDSHAKE_TIMEOUT};
 pub use serve::{serve, HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HEADER_BYTES};
 pub use tls::subject_alt_names;
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State as Extract;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -52,16 +54,19 @@ pub struct Context {
 }
 
 /// Every route, with gzip for clients that accept it, behind the web configuration's
-/// rate limit, authentication and headers when there is one.
+/// rate limit, authentication and headers when there is one. `/metrics` makes its own
+/// gzip, once per change of the state; the other routes are compressed per answer.
 pub fn router(context: Arc<Context>, web_config: Option<Arc<LiveWebConfig>>) -> Router {
-    let router = Router::new()
+    let compressed = Router::new()
         .route("/", get(landing_page))
-        .route("/metrics", get(metrics))
         .route("/api/v1/status", get(status))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload))
-        .layer(CompressionLayer::new().gzip(true))
+        .layer(CompressionLayer::new().gzip(true));
+    let router = Router::new()
+        .route("/metrics", get(metrics))
+        .merge(compressed)
         .with_state(context);
     match web_config {
         Some(live) => router.layer(axum::middleware::from_fn_with_state(live, guard::guard)),
@@ -121,22 +126,113 @@ pub async fn bind(address: &str) -> std::io::Result<TcpListener> {
     }
 }
 
-async fn metrics(Extract(context): Extract<Arc<Context>>) -> Response {
-    let text = context.metrics.render(&context.state);
-    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response()
+async fn metrics(Extract(context): Extract<Arc<Context>>, headers: HeaderMap) -> Response {
+    let gzip = accepts_gzip(&headers);
+    let scrape = match context.metrics.scrape(&context.state, gzip).await {
+        Ok(scrape) => scrape,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot answer a scrape");
+            return (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response();
+        }
+    };
+    let length: usize = scrape.body.iter().map(Bytes::len).sum();
+    let body = Body::from_stream(futures_util::stream::iter(
+        scrape.body.into_iter().map(Ok::<_, Infallible>),
+    ));
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(metrics::CONTENT_TYPE),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if scrape.gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
-async fn landing_page(Extract(context): Extract<Arc<Context>>) -> Html<String> {
-    Html(page::render(
-        &report::all(&context.state),
-        context.state.ready(),
-        context.state.shard(),
-    ))
+/// Whether the client takes gzip, as the compression of the other routes decides it:
+/// `gzip` or `x-gzip` with a q-value above 0 and not below that of `identity`.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let mut best = (None, None);
+    let offers = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','));
+    for offer in offers {
+        let mut parts = offer.splitn(2, ';');
+        let coding = parts.next().unwrap_or_default().trim();
+        let Some(q) = parts.next().map_or(Some(1000), |q| q_value(q.trim())) else {
+            continue;
+        };
+        let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            &mut best.0
+        } else if coding.eq_ignore_ascii_case("identity") {
+            &mut best.1
+        } else {
+            continue;
+        };
+        *slot = Some(slot.map_or(q, |seen: u16| seen.max(q)));
+    }
+    match best {
+        (Some(gzip), identity) => gzip > 0 && gzip >= identity.unwrap_or(0),
+        (None, _) => false,
+    }
+}
+
+/// A q-value (`q=0.5`) in thousandths; `None` when it is not one (RFC 9110 12.4.2).
+fn q_value(text: &str) -> Option<u16> {
+    let value = text
+        .strip_prefix("q=")
+        .or_else(|| text.strip_prefix("Q="))?;
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = format!("{fraction:0<3}").parse::<u16>().ok()?;
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+async fn landing_page(Extract(context): Extract<Arc<Context>>) -> Response {
+    let state = Arc::clone(&context.state);
+    // A large state takes a while to show; the blocking pool keeps `/metrics` answering.
+    let page = tokio::task::spawn_blocking(move || {
+        page::render(&report::all(&state), state.ready(), state.shard())
+    })
+    .await;
+    match page {
+        Ok(page) => Html(page).into_response(),
+        Err(e) => internal_error("the page", &e),
+    }
 }
 
 async fn status(Extract(context): Extract<Arc<Context>>) -> Response {
-    let json = output::render_json(&report::all(&context.state), context.state.shard());
-    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+    let state = Arc::clone(&context.state);
+    let json = tokio::task::spawn_blocking(move || {
+        output::render_json(&report::all(&state), state.shard())
+    })
+    .await;
+    match json {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(e) => internal_error("the status", &e),
+    }
+}
+
+/// The answer when making a page failed (a bug: it is logged).
+fn internal_error(what: &str, error: &tokio::task::JoinError) -> Response {
+    tracing::error!(error = %error, "cannot render {what}");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("cannot render {what}\n"),
+    )
+        .into_response()
 }
 
 async fn healthy() -> &'static str {

@@ -95,7 +95,12 @@ async fn a_panicking_loop_is_restarted_and_its_accounts_read_unknown_meanwhile()
     let mut seen_unknown_after_a_panic = false;
     loop {
         // Whatever the loops are doing, /metrics and the report answer for both apps.
-        let text = metrics.render(&state);
+        let scrape = metrics.scrape(&state, false).await.expect("a scrape");
+        let text: String = scrape
+            .body
+            .iter()
+            .map(|part| std::str::from_utf8(part).expect("utf-8"))
+            .collect();
         let scrape = Scrape::parse(&text);
         assert_eq!(report::all(&state).len(), 2);
         let (status, code, restarts) = flaky();

@@ -19,6 +19,9 @@ mod cli;
 mod daemon;
 /// The files under deploy/: systemd, alert rules, Alertmanager, dashboard, image.
 mod deploy;
+/// `/metrics` made once per change: every scrape current after a cycle or a reload, plain
+/// and gzip; concurrent scrapes agree.
+mod exposition;
 /// Every injected fault, retries, and the rule that a failure is never "not imported".
 mod faults;
 /// A panic in an app's loop: counted, the app unknown meanwhile, the loop restarted, the
