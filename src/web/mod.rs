@@ -272,3 +272,62 @@ async fn reload(Extract(context): Extract<Arc<Context>>) -> (StatusCode, String)
         Err(_) => failed("the exporter is shutting down"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{header, HeaderMap, HeaderValue};
+
+    use super::{accepts_gzip, q_value};
+
+    fn headers(values: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(header::ACCEPT_ENCODING, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn gzip_is_chosen_as_the_other_routes_choose_it() {
+        // (Accept-Encoding headers, gzip)
+        let cases: [(&[&'static str], bool); 13] = [
+            (&[], false),
+            (&["gzip"], true),
+            (&["GZip"], true),
+            (&["x-gzip"], true),
+            (&["deflate, gzip;q=1.0, *;q=0.5"], true),
+            (&["br"], false),
+            (&["gzip;q=0"], false),
+            (&["gzip;q=0.000"], false),
+            (&["identity;q=1, gzip;q=0.5"], false),
+            (&["identity;q=0.5, gzip;q=0.5"], true),
+            (&["identity", "gzip"], true),
+            // An invalid q-value leaves the offer out.
+            (&["gzip;q=2"], false),
+            (&["gzip;level=9"], false),
+        ];
+        for (values, gzip) in cases {
+            assert_eq!(accepts_gzip(&headers(values)), gzip, "{values:?}");
+        }
+    }
+
+    #[test]
+    fn q_values_follow_rfc_9110() {
+        for (text, q) in [
+            ("q=1", Some(1000)),
+            ("q=1.000", Some(1000)),
+            ("Q=0.5", Some(500)),
+            ("q=0.25", Some(250)),
+            ("q=0.001", Some(1)),
+            ("q=0", Some(0)),
+            ("q=1.001", None),
+            ("q=0.0001", None),
+            ("q=.5", None),
+            ("q=-0", None),
+            ("q=", None),
+            ("level=1", None),
+        ] {
+            assert_eq!(q_value(text), q, "{text}");
+        }
+    }
+}
