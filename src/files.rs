@@ -11,8 +11,8 @@ use std::path::Path;
 
 /// The configuration file: inline watch lists of a few hundred thousand UserIDs fit.
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
-/// A `user_ids_file`: half a million UserIDs of the longest kind (32 bytes) fit.
-pub const MAX_USER_IDS_FILE_BYTES: u64 = 16 << 20;
+/// A `user_ids_file`: two million UserIDs of the longest kind (32 bytes) fit.
+pub const MAX_USER_IDS_FILE_BYTES: u64 = 64 << 20;
 /// A `secret_key_file`: a key is 64 characters.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 << 10;
 

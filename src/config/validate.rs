@@ -581,37 +581,44 @@ fn validate_watchlist(
             "an account expected not_imported cannot be online; remove presence or expect imported",
         );
     }
-    let mut user_ids = Vec::with_capacity(raw.user_ids.len());
-    let mut seen = HashSet::new();
-    let mut add = |id: String, where_: String, report: &mut Report| match check_user_id(&id) {
-        Err(e) => report.problem(&where_, e),
-        Ok(()) if !seen.insert(id.clone()) => {
-            report.warning(
-                &where_,
-                format_args!("UserID {id:?} is listed twice in this watch list"),
-            );
-        }
-        Ok(()) => user_ids.push(id),
-    };
-    for (index, id) in raw.user_ids.iter().enumerate() {
-        add(id.clone(), format!("{path}.user_ids[{index}]"), report);
-    }
-    if let Some(file) = &raw.user_ids_file {
+    // Each UserID with where it was given: an index of `user_ids`, or a line of the file.
+    let mut given: Vec<(&str, Given)> = raw
+        .user_ids
+        .iter()
+        .enumerate()
+        .map(|(index, id)| (id.as_str(), Given::Inline(index)))
+        .collect();
+    let text = raw.user_ids_file.as_ref().and_then(|file| {
         let full = sources.base_dir.join(file);
-        match files::read_text(&full, MAX_USER_IDS_FILE_BYTES) {
-            Ok(text) => {
-                for (line_no, id) in user_ids_in_file(&text) {
-                    add(
-                        id.to_owned(),
-                        format!("{path}.user_ids_file ({file}) line {line_no}"),
-                        report,
-                    );
-                }
-            }
-            Err(e) => report.problem(
-                &format!("{path}.user_ids_file"),
-                format_args!("cannot read {}: {e}", full.display()),
+        files::read_text(&full, MAX_USER_IDS_FILE_BYTES)
+            .map_err(|e| {
+                report.problem(
+                    &format!("{path}.user_ids_file"),
+                    format_args!("cannot read {}: {e}", full.display()),
+                );
+            })
+            .ok()
+    });
+    if let Some(text) = &text {
+        given.extend(user_ids_in_file(text).map(|(line, id)| (id, Given::Line(line))));
+    }
+    let where_ = |given: Given| match given {
+        Given::Inline(index) => format!("{path}.user_ids[{index}]"),
+        Given::Line(line) => format!(
+            "{path}.user_ids_file ({}) line {line}",
+            raw.user_ids_file.as_deref().unwrap_or_default()
+        ),
+    };
+    let mut user_ids = Vec::with_capacity(given.len());
+    let mut seen = HashSet::with_capacity(given.len());
+    for (id, at) in given {
+        match check_user_id(id) {
+            Err(e) => report.problem(&where_(at), e),
+            Ok(()) if !seen.insert(id) => report.warning(
+                &where_(at),
+                format_args!("UserID {id:?} is listed twice in this watch list"),
             ),
+            Ok(()) => user_ids.push(id.to_owned()),
         }
     }
     if user_ids.is_empty() && report.problems.len() == before {
@@ -627,6 +634,15 @@ fn validate_watchlist(
         account_series,
         user_ids,
     })
+}
+
+/// Where a UserID of a watch list was given.
+#[derive(Clone, Copy)]
+enum Given {
+    /// `user_ids[index]`.
+    Inline(usize),
+    /// A 1-based line of `user_ids_file`.
+    Line(usize),
 }
 
 /// The UserIDs of a watch-list file with their 1-based line numbers: one per line,
@@ -665,32 +681,47 @@ fn check_capacity(
     path: &str,
     report: &mut Report,
 ) {
-    let distinct = |presence_only: bool| {
+    let lists_of = |presence_only: bool| {
         lists
             .iter()
-            .filter(|list| !presence_only || list.presence.is_some())
+            .filter(move |list| !presence_only || list.presence.is_some())
+    };
+    // The distinct UserIDs are counted only when the listed ones, duplicates and all,
+    // would not fit: a list of a million is then not hashed once more.
+    let distinct = |presence_only: bool| {
+        lists_of(presence_only)
             .flat_map(|list| list.user_ids.iter().map(String::as_str))
             .collect::<HashSet<&str>>()
             .len()
     };
-    for (api, accounts, field) in [
-        (Api::AccountCheck, distinct(false), "rate_limit"),
-        (
-            Api::QueryOnlineStatus,
-            distinct(true),
-            "presence_rate_limit",
-        ),
-    ] {
+    let listed = |presence_only: bool| -> usize {
+        lists_of(presence_only)
+            .map(|list| list.user_ids.len())
+            .sum()
+    };
+    let fits = |api: Api, accounts: usize| {
         let calls = accounts.div_ceil(api.max_items());
-        if calls <= 1 || settings.timeout >= settings.interval {
-            // One call fits whenever the timeout does, which is checked on its own.
+        // One call fits whenever the timeout does, which is checked on its own.
+        calls <= 1
+            || settings.timeout >= settings.interval
+            || crate::tim::pacer::period_for(settings.rate_limit(api))
+                .saturating_mul(u32::try_from(calls - 1).unwrap_or(u32::MAX))
+                .saturating_add(settings.timeout)
+                < settings.interval
+    };
+    for (api, presence_only, field) in [
+        (Api::AccountCheck, false, "rate_limit"),
+        (Api::QueryOnlineStatus, true, "presence_rate_limit"),
+    ] {
+        if fits(api, listed(presence_only)) {
             continue;
         }
+        let accounts = distinct(presence_only);
+        let calls = accounts.div_ceil(api.max_items());
         let rate = settings.rate_limit(api);
         let last_start = crate::tim::pacer::period_for(rate)
             .saturating_mul(u32::try_from(calls.saturating_sub(1)).unwrap_or(u32::MAX));
-        let needed = last_start.saturating_add(settings.timeout);
-        if needed >= settings.interval {
+        if !fits(api, accounts) {
             let what = match api {
                 Api::AccountCheck => "distinct UserIDs need",
                 Api::QueryOnlineStatus => "distinct UserIDs with presence need",
@@ -715,6 +746,9 @@ fn check_capacity(
 
 /// An account in two lists of one app with opposite expectations always drifts in one.
 fn warn_conflicting_expectations(lists: &[WatchList], path: &str, report: &mut Report) {
+    if lists.iter().all(|list| list.expect == lists[0].expect) {
+        return;
+    }
     let mut expected: HashMap<&str, (Expect, &str)> = HashMap::new();
     for list in lists {
         for id in &list.user_ids {

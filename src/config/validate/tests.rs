@@ -385,7 +385,7 @@ fn files_resolve_against_the_config_folder() {
     let err = load_in(dir.clone(), &yaml.replace("vip.txt", "/dev/zero")).unwrap_err();
     assert_eq!(
         err.problems,
-        ["apps[0].watchlists[0].user_ids_file: cannot read /dev/zero: the file is larger than the limit of 16 MiB"]
+        ["apps[0].watchlists[0].user_ids_file: cannot read /dev/zero: the file is larger than the limit of 64 MiB"]
     );
     std::fs::write(dir.join("latin1.txt"), b"ops_bot\n\xe9t\xe9\n").unwrap();
     let err = load_in(dir.clone(), &yaml.replace("vip.txt", "latin1.txt")).unwrap_err();
