@@ -5,6 +5,7 @@
 //! and the daemon alike. It copies what it shows, so the app's lock is held only while it
 //! runs and the printing happens after.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::config::{Expect, PresenceExpect};
@@ -48,7 +49,7 @@ pub struct AccountReport {
     pub status: Status,
     pub expected: Expect,
     /// Why the status is unknown; `None` when it is known.
-    pub error: Option<Unknown>,
+    pub error: Option<Arc<Unknown>>,
     /// When the known status last changed, where that was seen.
     pub since: Option<SystemTime>,
     /// While the status is unknown: since when, where a known status was lost.
@@ -64,7 +65,7 @@ pub struct AccountReport {
 pub struct PresenceReport {
     pub status: PresenceValue,
     pub expected: PresenceExpect,
-    pub error: Option<Unknown>,
+    pub error: Option<Arc<Unknown>>,
     /// When the known presence last changed, where that was seen.
     pub since: Option<SystemTime>,
     /// While the presence is unknown: since when, where a known presence was lost.
@@ -101,15 +102,45 @@ impl AccountReport {
 
     /// Drift of either kind, or an unknown result of either check.
     pub fn needs_attention(&self) -> bool {
-        self.drift()
-            || self.status == Status::Unknown
-            || self.presence_drift()
-            || self.presence_unknown()
+        needs_attention(
+            self.status,
+            self.expected,
+            self.presence.as_ref().map(|p| (p.status, p.expected)),
+        )
     }
 }
 
-/// The report of one app, from its state.
+/// The one rule of what needs attention: drift of either kind, or an unknown result of
+/// either check.
+fn needs_attention(
+    status: Status,
+    expected: Expect,
+    presence: Option<(PresenceValue, PresenceExpect)>,
+) -> bool {
+    status.drifts_from(expected)
+        || status == Status::Unknown
+        || presence.is_some_and(|(value, expected)| {
+            value == PresenceValue::Unknown || value.drifts_from(expected)
+        })
+}
+
+/// Which accounts a report holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Every account.
+    All,
+    /// Only those that need attention (what the status page lists), so that a large
+    /// state costs in proportion to its problems.
+    Attention,
+}
+
+/// The report of one app, from its state, with every account.
 pub fn build(data: &AppData) -> AppReport {
+    build_rows(data, Rows::All)
+}
+
+/// The report of one app, from its state, with the accounts `rows` says.
+pub fn build_rows(data: &AppData, rows: Rows) -> AppReport {
     let config = &data.config;
     let lists = config
         .watchlists
@@ -128,6 +159,15 @@ pub fn build(data: &AppData) -> AppReport {
             let Some(account) = data.accounts.get(id) else {
                 continue;
             };
+            if rows == Rows::Attention
+                && !needs_attention(
+                    account.status(),
+                    list.expect,
+                    account.presence().zip(list.presence),
+                )
+            {
+                continue;
+            }
             let presence =
                 list.presence
                     .zip(account.presence.as_ref())
@@ -137,8 +177,8 @@ pub fn build(data: &AppData) -> AppReport {
                         error: presence.error().cloned(),
                         since: presence.since(),
                         unknown_since: presence.unknown_since(),
-                        first_checked: presence.first_checked,
-                        platforms: account.platforms.clone(),
+                        first_checked: presence.first_checked(),
+                        platforms: account.platforms.to_vec(),
                     });
             accounts.push(AccountReport {
                 watchlist: list.name.clone(),
@@ -148,7 +188,7 @@ pub fn build(data: &AppData) -> AppReport {
                 error: account.import.error().cloned(),
                 since: account.import.since(),
                 unknown_since: account.import.unknown_since(),
-                first_checked: account.import.first_checked,
+                first_checked: account.import.first_checked(),
                 presence,
             });
         }
@@ -214,8 +254,12 @@ impl Summary {
     }
 }
 
-/// The report of every app of the daemon's state, in configuration order. Each app is
-/// read under its lock, one at a time.
-pub fn all(state: &crate::state::State) -> Vec<AppReport> {
-    state.apps().iter().map(|app| build(&app.lock())).collect()
+/// The report of every app of the daemon's state, in configuration order, with the
+/// accounts `rows` says. Each app is read under its lock, one at a time.
+pub fn all(state: &crate::state::State, rows: Rows) -> Vec<AppReport> {
+    state
+        .apps()
+        .iter()
+        .map(|app| build_rows(&app.lock(), rows))
+        .collect()
 }

@@ -244,6 +244,8 @@ async fn run_loop(
             result = runner(Arc::clone(&plan.config), Arc::clone(&plan.client)) => result,
         };
         cycle::record(&state, &result);
+        // What the cycle found is in the state now; its own copy is not kept until the next.
+        drop(result);
         let mut next = started + plan.config.interval;
         let now = Instant::now();
         if now > next {

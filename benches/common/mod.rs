@@ -180,7 +180,12 @@ impl ScrapeSetup {
 /// Waits until the request `ready` makes succeeds: every app has finished its first
 /// cycle when it asks for `/-/ready`.
 pub async fn wait_until_ready(ready: impl Fn() -> reqwest::RequestBuilder) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_until_ready_within(ready, Duration::from_secs(60)).await;
+}
+
+/// [`wait_until_ready`], for a first cycle that may take up to `limit`.
+pub async fn wait_until_ready_within(ready: impl Fn() -> reqwest::RequestBuilder, limit: Duration) {
+    let deadline = Instant::now() + limit;
     loop {
         let answer = ready().send().await;
         if answer.is_ok_and(|r| r.status().is_success()) {

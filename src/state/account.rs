@@ -3,7 +3,9 @@
 //!
 //! Pure data and the rules on it (drift, when a value changes); no I/O.
 
-use std::time::SystemTime;
+use std::num::NonZeroU64;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::{Expect, PresenceExpect};
 use crate::tim::{AccountStatus, Platform, PresenceStatus, Unknown};
@@ -105,27 +107,55 @@ impl From<Option<PresenceStatus>> for PresenceValue {
 /// gave no value (an API failure) neither move nor clear it. A value held since the first
 /// check has no `since`: it may be years old. `unknown_since` is when the latest run of
 /// failed checks began, after a known value.
+///
+/// Kept small (48 bytes), as there is one per account and check: a reason for an unknown
+/// value is shared by every account it applies to, and times are [`Stamp`]s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed<K> {
     /// The latest result: a value, or why there is none.
-    pub latest: Result<K, Unknown>,
+    latest: Result<K, Arc<Unknown>>,
     /// The latest value that was known, for telling changes apart from failures.
     pub last_known: Option<K>,
-    known_since: Option<SystemTime>,
-    unknown_since: Option<SystemTime>,
+    known_since: Option<Stamp>,
+    unknown_since: Option<Stamp>,
     /// When the account was first checked (in this configuration).
-    pub first_checked: Option<SystemTime>,
+    first_checked: Option<Stamp>,
+}
+
+/// A time after 1970 in 8 bytes: nanoseconds since the Unix epoch, exact until 2554.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp(NonZeroU64);
+
+impl Stamp {
+    fn of(time: SystemTime) -> Self {
+        let nanos = time.duration_since(UNIX_EPOCH).map_or(1, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        });
+        Stamp(NonZeroU64::new(nanos).unwrap_or(NonZeroU64::MIN))
+    }
+
+    fn time(self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.0.get())
+    }
+}
+
+/// The reason of an account not checked yet, shared by all of them.
+fn not_checked() -> Arc<Unknown> {
+    static NOT_CHECKED: OnceLock<Arc<Unknown>> = OnceLock::new();
+    Arc::clone(NOT_CHECKED.get_or_init(|| {
+        Arc::new(Unknown {
+            code: "not_checked".to_owned(),
+            message: "not checked yet".to_owned(),
+            in_reply: false,
+        })
+    }))
 }
 
 impl<K: Copy + Eq> Observed<K> {
     /// Not checked yet: unknown, with that reason.
     pub fn not_checked() -> Self {
         Observed {
-            latest: Err(Unknown {
-                code: "not_checked".to_owned(),
-                message: "not checked yet".to_owned(),
-                in_reply: false,
-            }),
+            latest: Err(not_checked()),
             last_known: None,
             known_since: None,
             unknown_since: None,
@@ -139,21 +169,31 @@ impl<K: Copy + Eq> Observed<K> {
     }
 
     /// Why the latest check gave no value.
-    pub fn error(&self) -> Option<&Unknown> {
+    pub fn error(&self) -> Option<&Arc<Unknown>> {
         self.latest.as_ref().err()
+    }
+
+    /// Whether the latest check gave a value.
+    pub fn is_known(&self) -> bool {
+        self.latest.is_ok()
     }
 
     /// When the known value last changed, where that was seen.
     pub fn since(&self) -> Option<SystemTime> {
-        self.known_since
+        self.known_since.map(Stamp::time)
     }
 
     /// While the latest check gave no value: since when, where a known value was lost.
     pub fn unknown_since(&self) -> Option<SystemTime> {
         match self.latest {
             Ok(_) => None,
-            Err(_) => self.unknown_since,
+            Err(_) => self.unknown_since.map(Stamp::time),
         }
+    }
+
+    /// When the account was first checked (in this configuration); `None` before.
+    pub fn first_checked(&self) -> Option<SystemTime> {
+        self.first_checked.map(Stamp::time)
     }
 
     /// Whether a check has reported on the account.
@@ -163,8 +203,13 @@ impl<K: Copy + Eq> Observed<K> {
 
     /// Takes a check's result at `at`. Returns the known value before and after when the
     /// known value changed (for logging drift changes once).
-    pub fn record(&mut self, result: Result<K, Unknown>, at: SystemTime) -> Option<(Option<K>, K)> {
+    pub fn record(
+        &mut self,
+        result: Result<K, Arc<Unknown>>,
+        at: SystemTime,
+    ) -> Option<(Option<K>, K)> {
         let was_known = self.latest.is_ok();
+        let at = Stamp::of(at);
         self.first_checked.get_or_insert(at);
         let mut change = None;
         match &result {
@@ -186,15 +231,18 @@ impl<K: Copy + Eq> Observed<K> {
 }
 
 /// Everything known about one UserID of an app, whatever watch lists hold it.
+///
+/// Kept small (88 bytes), as a million of them may be watched: what only presence needs
+/// is boxed, and absent where no list checks it.
 #[derive(Debug, Clone)]
 pub struct Account {
     pub import: Observed<AccountStatus>,
     /// `Some` when a watch list holding the account checks presence.
-    pub presence: Option<Observed<PresenceStatus>>,
+    pub presence: Option<Box<Observed<PresenceStatus>>>,
     /// The per-platform detail of the latest known presence.
-    pub platforms: Vec<Platform>,
+    pub platforms: Box<[Platform]>,
     /// Indices of the watch lists holding the account, in the configuration in force.
-    pub(super) lists: Vec<usize>,
+    pub(super) lists: Box<[u32]>,
 }
 
 impl Account {
@@ -202,8 +250,8 @@ impl Account {
         Account {
             import: Observed::not_checked(),
             presence: None,
-            platforms: Vec::new(),
-            lists: Vec::new(),
+            platforms: Box::default(),
+            lists: Box::default(),
         }
     }
 
@@ -226,13 +274,34 @@ impl Account {
 
     /// Whether every check the account needs gave a value in the latest cycle.
     pub fn all_known(&self) -> bool {
-        self.import.latest.is_ok() && self.presence.as_ref().is_none_or(|p| p.latest.is_ok())
+        self.import.is_known() && self.presence.as_ref().is_none_or(|p| p.is_known())
+    }
+
+    /// The indices of the watch lists holding the account, in the configuration in force.
+    pub(super) fn lists(&self) -> impl Iterator<Item = usize> + '_ {
+        self.lists.iter().map(|&index| index as usize)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_stays_small() {
+        assert_eq!(std::mem::size_of::<Observed<AccountStatus>>(), 48);
+        assert_eq!(std::mem::size_of::<Account>(), 88);
+    }
+
+    #[test]
+    fn a_stamp_keeps_the_time_exactly() {
+        let time = UNIX_EPOCH + Duration::new(1_800_000_000, 123_456_789);
+        assert_eq!(Stamp::of(time).time(), time);
+        assert_eq!(
+            Stamp::of(UNIX_EPOCH).time(),
+            UNIX_EPOCH + Duration::from_nanos(1)
+        );
+    }
 
     #[test]
     fn the_presence_drift_rule() {

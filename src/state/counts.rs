@@ -1,9 +1,8 @@
 //! Per watch list counts, computed once whenever an app's state changes, and read by
 //! `/metrics`, the status page and the JSON alike.
 
-use std::collections::HashMap;
-
-use super::account::{Account, PresenceValue, Status};
+use super::account::{PresenceValue, Status};
+use super::Accounts;
 use crate::config::WatchList;
 
 /// How many accounts of one watch list are in each state.
@@ -67,7 +66,7 @@ impl PresenceCounts {
 }
 
 /// The counts of one watch list over the accounts of its app.
-pub(super) fn count(list: &WatchList, accounts: &HashMap<String, Account>) -> ListCounts {
+pub(super) fn count(list: &WatchList, accounts: &Accounts) -> ListCounts {
     let mut counts = ListCounts {
         presence: list.presence.map(|_| PresenceCounts::default()),
         ..ListCounts::default()

@@ -2,9 +2,10 @@
 //! an info line when it is back, for import status and presence alike. Judged on the
 //! latest known values, so a failed check neither starts nor ends a drift here.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::account::{Account, Status};
+use super::Accounts;
 use crate::config::{AppConfig, WatchList};
 use crate::tim::{AccountStatus, PresenceStatus};
 
@@ -33,7 +34,7 @@ pub(super) fn log_cycle_changes(
     if import.is_none() && presence.is_none() {
         return;
     }
-    for list in account.lists.iter().map(|&i| &config.watchlists[i]) {
+    for list in account.lists().map(|i| &config.watchlists[i]) {
         if let Some((before, after)) = import {
             let (was, is) = (import_drift(list, before), import_drift(list, Some(after)));
             let status = Status::from(Some(after)).as_str();
@@ -69,10 +70,7 @@ enum Kind {
 }
 
 /// The (watch list, UserID, kind) triples in drift under `config`, on known values.
-fn drifting(
-    config: &AppConfig,
-    accounts: &HashMap<String, Account>,
-) -> HashSet<(String, String, Kind)> {
+fn drifting(config: &AppConfig, accounts: &Accounts) -> HashSet<(String, String, Kind)> {
     let mut found = HashSet::new();
     for list in &config.watchlists {
         for id in &list.user_ids {
@@ -94,11 +92,7 @@ fn drifting(
 /// A changed `expect` or `presence`, or a known account moved to another list, can start
 /// or end a drift without any new check: logged like the drift changes of a cycle. Only
 /// accounts still on a list can be back: a removal is not a recovery.
-pub(super) fn log_reload_changes(
-    old: &AppConfig,
-    new: &AppConfig,
-    accounts: &HashMap<String, Account>,
-) {
+pub(super) fn log_reload_changes(old: &AppConfig, new: &AppConfig, accounts: &Accounts) {
     let (before, after) = (drifting(old, accounts), drifting(new, accounts));
     for (list, user_id, kind) in after.difference(&before) {
         let what = match kind {
@@ -109,12 +103,9 @@ pub(super) fn log_reload_changes(
     }
     // The accounts already hold the new configuration's list indices.
     let listed = |list: &str, user_id: &str| {
-        accounts.get(user_id).is_some_and(|account| {
-            account
-                .lists
-                .iter()
-                .any(|&i| new.watchlists[i].name == list)
-        })
+        accounts
+            .get(user_id)
+            .is_some_and(|account| account.lists().any(|i| new.watchlists[i].name == list))
     };
     for (list, user_id, kind) in before.difference(&after) {
         if listed(list, user_id) {

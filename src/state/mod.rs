@@ -26,6 +26,12 @@ use crate::config::{AppConfig, Config};
 use crate::shard::Shard;
 use crate::tim::{AccountResult, Api, Attempt, PresenceResult, Region, Unknown};
 
+/// Every configured UserID of an app, once, and what is known of it, in the order first
+/// seen. A map of entries in one vector and an index of their positions: at a million
+/// accounts it takes half the memory of a `HashMap`, whose buckets (a power of two, at
+/// most 7/8 full) each hold a whole entry.
+pub type Accounts = indexmap::IndexMap<String, Account>;
+
 /// Every app the daemon watches, in configuration order.
 #[derive(Debug, Default)]
 pub struct State {
@@ -213,7 +219,7 @@ impl AppState {
     pub fn new(config: Arc<AppConfig>) -> Self {
         let mut data = AppData {
             config: Arc::clone(&config),
-            accounts: HashMap::new(),
+            accounts: Accounts::default(),
             counts: Vec::new(),
             last_cycle: None,
             last_success: None,
@@ -258,16 +264,16 @@ impl AppState {
         if let Some(last) = data.last_cycle.as_mut() {
             last.success = false;
         }
-        let failed = Unknown {
+        let failed = Arc::new(Unknown {
             code: "loop_failed".to_owned(),
             message: "the app's check loop failed and is restarting".to_owned(),
             in_reply: false,
-        };
+        });
         for account in data.accounts.values_mut() {
-            account.import.record(Err(failed.clone()), at);
+            account.import.record(Err(Arc::clone(&failed)), at);
             if let Some(presence) = account.presence.as_mut() {
-                presence.record(Err(failed.clone()), at);
-                account.platforms.clear();
+                presence.record(Err(Arc::clone(&failed)), at);
+                account.platforms = Box::default();
             }
         }
         data.count();
@@ -304,7 +310,7 @@ pub struct AppData {
     /// The configuration in force.
     pub config: Arc<AppConfig>,
     /// Every configured UserID of the app, once, and what is known of it.
-    pub accounts: HashMap<String, Account>,
+    pub accounts: Accounts,
     /// The counts of each watch list, in configuration order.
     pub counts: Vec<ListCounts>,
     pub last_cycle: Option<CycleRecord>,
@@ -325,31 +331,44 @@ impl AppData {
     /// Takes a new configuration of the same app: keeps what is known of accounts still
     /// in it, and starts a presence check where a list newly asks for one.
     fn set_config(&mut self, config: Arc<AppConfig>) {
-        let mut lists: HashMap<&str, (Vec<usize>, bool)> = HashMap::new();
+        // Most accounts are in one list: its index is kept apart, and a vector made only
+        // for the few in more.
+        let listed = config.watchlists.iter().map(|l| l.user_ids.len()).sum();
+        let mut lists: HashMap<&str, (u32, Vec<u32>, bool)> = HashMap::with_capacity(listed);
         for (index, list) in config.watchlists.iter().enumerate() {
+            // Watch lists are few: validation bounds the configuration's size.
+            let index = u32::try_from(index).expect("fewer than 2^32 watch lists");
             for id in &list.user_ids {
-                let (indices, presence) = lists.entry(id.as_str()).or_default();
-                indices.push(index);
+                let (first, more, presence) =
+                    lists
+                        .entry(id.as_str())
+                        .or_insert((index, Vec::new(), false));
+                if *first != index {
+                    more.push(index);
+                }
                 *presence |= list.presence.is_some();
             }
         }
         self.accounts
             .retain(|id, _| lists.contains_key(id.as_str()));
-        for (id, (indices, presence)) in lists {
+        self.accounts
+            .reserve(lists.len().saturating_sub(self.accounts.len()));
+        for (id, (first, more, presence)) in lists {
             let account = self
                 .accounts
                 .entry(id.to_owned())
                 .or_insert_with(Account::new);
-            account.lists = indices;
+            account.lists = std::iter::once(first).chain(more).collect();
             match (presence, &account.presence) {
-                (true, None) => account.presence = Some(Observed::not_checked()),
+                (true, None) => account.presence = Some(Box::new(Observed::not_checked())),
                 (false, Some(_)) => {
                     account.presence = None;
-                    account.platforms.clear();
+                    account.platforms = Box::default();
                 }
                 _ => {}
             }
         }
+        self.accounts.shrink_to_fit();
         let old = std::mem::replace(&mut self.config, config);
         drift_log::log_reload_changes(&old, &self.config, &self.accounts);
         self.count();
@@ -393,13 +412,18 @@ impl AppData {
                 *stats.account_errors.entry(error.code.clone()).or_default() += 1;
             }
         };
+        // One reason is kept once, however many accounts it left unknown.
+        let mut reasons: HashMap<&Unknown, Arc<Unknown>> = HashMap::new();
         for (id, result) in &cycle.import {
             count_in_reply(self.api_mut(Api::AccountCheck), result.as_ref().err());
             // An account removed by a reload during the cycle is not brought back.
             let Some(account) = self.accounts.get_mut(id) else {
                 continue;
             };
-            let change = account.import.record(result.clone(), at);
+            let change = account.import.record(
+                result.as_ref().copied().map_err(|e| share(&mut reasons, e)),
+                at,
+            );
             drift_log::log_cycle_changes(&config, id, account, change, None);
         }
         for (id, result) in &cycle.presence {
@@ -411,11 +435,16 @@ impl AppData {
             let Some(presence) = account.presence.as_mut() else {
                 continue;
             };
-            let change =
-                presence.record(result.as_ref().map(|p| p.status).map_err(Clone::clone), at);
+            let change = presence.record(
+                result
+                    .as_ref()
+                    .map(|p| p.status)
+                    .map_err(|e| share(&mut reasons, e)),
+                at,
+            );
             account.platforms = result
                 .as_ref()
-                .map_or_else(|_| Vec::new(), |p| p.platforms.clone());
+                .map_or_else(|_| Box::default(), |p| p.platforms.as_slice().into());
             drift_log::log_cycle_changes(&config, id, account, None, change);
         }
         for attempt in &cycle.attempts {
@@ -439,6 +468,15 @@ impl AppData {
         });
         self.count();
     }
+}
+
+/// `error` as kept in the state: the one copy of it in `reasons`, made on first sight.
+fn share<'a>(reasons: &mut HashMap<&'a Unknown, Arc<Unknown>>, error: &'a Unknown) -> Arc<Unknown> {
+    Arc::clone(
+        reasons
+            .entry(error)
+            .or_insert_with(|| Arc::new(error.clone())),
+    )
 }
 
 #[cfg(test)]

@@ -128,7 +128,9 @@ fn every_account_starts_unknown_and_the_state_is_not_ready() {
     assert!(data.last_cycle.is_none());
     drop(data);
     assert!(!state.ready());
-    assert!(report::all(&state)[0].checked_at.is_none());
+    assert!(report::all(&state, report::Rows::All)[0]
+        .checked_at
+        .is_none());
 }
 
 #[test]
@@ -266,7 +268,7 @@ fn a_reload_keeps_what_is_known_of_the_same_app_and_drops_the_rest() {
     drop(a);
     assert_eq!(apps_after[0].lock().status("alice"), Status::Unknown);
     assert_eq!(
-        report::all(&state)
+        report::all(&state, report::Rows::All)
             .iter()
             .map(|r| r.name.as_str())
             .collect::<Vec<_>>(),
@@ -400,6 +402,44 @@ fn presence_is_one_result_per_account_read_against_each_list() {
         .collect();
     // push_online is short of online, not of reachable; unknown is never drift.
     assert_eq!(drift, [("bots", "alert_bot"), ("agents", "agent")]);
+    // The page's report holds exactly the rows of the whole one that need attention.
+    let attention: Vec<_> = report
+        .accounts
+        .iter()
+        .filter(|a| a.needs_attention())
+        .cloned()
+        .collect();
+    assert!(!attention.is_empty() && attention.len() < report.accounts.len());
+    assert_eq!(
+        report::build_rows(&data, report::Rows::Attention).accounts,
+        attention
+    );
+}
+
+#[test]
+fn one_reason_is_kept_once_for_every_account_it_left_unknown() {
+    let config = config(&[(
+        "a",
+        1_400_000_000,
+        &[("ops", "imported", "", &["a", "b", "c"])],
+    )]);
+    let state = State::new(&config);
+    let app = &state.apps()[0];
+    let timeout = unknown("timeout", false);
+    app.record_cycle(&cycle(
+        &config.apps[0],
+        &[
+            ("a", Err(timeout.clone())),
+            ("b", Err(timeout.clone())),
+            ("c", Err(unknown("70107", true))),
+        ],
+        vec![],
+    ));
+    let data = app.lock();
+    let error = |id: &str| Arc::clone(data.accounts[id].import.error().expect("unknown"));
+    assert!(Arc::ptr_eq(&error("a"), &error("b")));
+    assert_eq!(*error("a"), timeout);
+    assert_eq!(error("c").code, "70107");
 }
 
 #[test]

@@ -52,7 +52,7 @@ pub struct ClientSettings {
 }
 
 /// Why the status of an account is not known.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Unknown {
     /// A bounded label: an error code in decimal, `timeout`, `connect`, `http_<status>`,
     /// `decode`, `missing`, `bad_status`, `other` or `deadline`.

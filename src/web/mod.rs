@@ -204,7 +204,8 @@ async fn landing_page(Extract(context): Extract<Arc<Context>>) -> Response {
     let state = Arc::clone(&context.state);
     // A large state takes a while to show; the blocking pool keeps `/metrics` answering.
     let page = tokio::task::spawn_blocking(move || {
-        page::render(&report::all(&state), state.ready(), state.shard())
+        let reports = report::all(&state, report::Rows::Attention);
+        page::render(&reports, state.ready(), state.shard())
     })
     .await;
     match page {
@@ -216,7 +217,7 @@ async fn landing_page(Extract(context): Extract<Arc<Context>>) -> Response {
 async fn status(Extract(context): Extract<Arc<Context>>) -> Response {
     let state = Arc::clone(&context.state);
     let json = tokio::task::spawn_blocking(move || {
-        output::render_json(&report::all(&state), state.shard())
+        output::render_json(&report::all(&state, report::Rows::All), state.shard())
     })
     .await;
     match json {

@@ -102,7 +102,7 @@ async fn a_panicking_loop_is_restarted_and_its_accounts_read_unknown_meanwhile()
             .map(|part| std::str::from_utf8(part).expect("utf-8"))
             .collect();
         let scrape = Scrape::parse(&text);
-        assert_eq!(report::all(&state).len(), 2);
+        assert_eq!(report::all(&state, report::Rows::All).len(), 2);
         let (status, code, restarts) = flaky();
         if code.as_deref() == Some("loop_failed") {
             assert_eq!(
