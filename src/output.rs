@@ -50,7 +50,17 @@ struct AppDocument<'a> {
     checked_at: Option<String>,
     duration_seconds: f64,
     calls: usize,
-    accounts: Vec<AccountDocument<'a>>,
+    accounts: AccountDocuments<'a>,
+}
+
+/// The accounts of an app, each made into its document as it is written: a million of
+/// them are never all held as documents at once.
+struct AccountDocuments<'a>(&'a [AccountReport]);
+
+impl Serialize for AccountDocuments<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(account_document))
+    }
 }
 
 #[derive(Serialize)]
@@ -83,6 +93,19 @@ struct PlatformDocument<'a> {
 
 fn rfc3339(at: Option<SystemTime>) -> Option<String> {
     at.map(|at| humantime::format_rfc3339_millis(at).to_string())
+}
+
+fn account_document(account: &AccountReport) -> AccountDocument<'_> {
+    AccountDocument {
+        watchlist: &account.watchlist,
+        user_id: &account.user_id,
+        status: account.status.as_str(),
+        expected: account.expected.as_str(),
+        drift: account.drift(),
+        error: account.error.as_ref().map(|e| e.message.as_str()),
+        since: rfc3339(account.since),
+        presence: account.presence.as_deref().map(presence_document),
+    }
 }
 
 fn presence_document(presence: &PresenceReport) -> PresenceDocument<'_> {
@@ -119,20 +142,7 @@ pub fn render_json(reports: &[AppReport], shard: Shard) -> String {
                 checked_at: rfc3339(report.checked_at),
                 duration_seconds: report.duration.as_secs_f64(),
                 calls: report.calls,
-                accounts: report
-                    .accounts
-                    .iter()
-                    .map(|account| AccountDocument {
-                        watchlist: &account.watchlist,
-                        user_id: &account.user_id,
-                        status: account.status.as_str(),
-                        expected: account.expected.as_str(),
-                        drift: account.drift(),
-                        error: account.error.as_ref().map(|e| e.message.as_str()),
-                        since: rfc3339(account.since),
-                        presence: account.presence.as_ref().map(presence_document),
-                    })
-                    .collect(),
+                accounts: AccountDocuments(&report.accounts),
             })
             .collect(),
         summary: Summary::of(reports),

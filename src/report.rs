@@ -56,8 +56,9 @@ pub struct AccountReport {
     pub unknown_since: Option<SystemTime>,
     /// When the account was first checked; `None` before.
     pub first_checked: Option<SystemTime>,
-    /// `None` when the watch list does not check presence.
-    pub presence: Option<PresenceReport>,
+    /// `None` when the watch list does not check presence (boxed: a report may hold a
+    /// million rows).
+    pub presence: Option<Box<PresenceReport>>,
 }
 
 /// The presence of one account of a watch list that checks it.
@@ -90,7 +91,7 @@ impl AccountReport {
 
     /// Whether the presence drifts.
     pub fn presence_drift(&self) -> bool {
-        self.presence.as_ref().is_some_and(PresenceReport::drift)
+        self.presence.as_deref().is_some_and(PresenceReport::drift)
     }
 
     /// Whether the presence is checked and unknown.
@@ -189,7 +190,7 @@ pub fn build_rows(data: &AppData, rows: Rows) -> AppReport {
                 since: account.import.since(),
                 unknown_since: account.import.unknown_since(),
                 first_checked: account.import.first_checked(),
-                presence,
+                presence: presence.map(Box::new),
             });
         }
     }

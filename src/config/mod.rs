@@ -167,27 +167,18 @@ impl fmt::Display for PresenceExpect {
 
 impl AppConfig {
     /// Every UserID of the app once, in the order first listed across its watch lists.
-    pub fn distinct_user_ids(&self) -> Vec<String> {
-        let mut seen = std::collections::HashSet::new();
-        self.watchlists
-            .iter()
-            .flat_map(|list| list.user_ids.iter())
-            .filter(|id| seen.insert(id.as_str()))
-            .cloned()
-            .collect()
+    pub fn distinct_user_ids(&self) -> Vec<&str> {
+        distinct(self.watchlists.iter())
     }
 
     /// Every UserID of the app's watch lists that check presence, once, in the order first
     /// listed.
-    pub fn presence_user_ids(&self) -> Vec<String> {
-        let mut seen = std::collections::HashSet::new();
-        self.watchlists
-            .iter()
-            .filter(|list| list.presence.is_some())
-            .flat_map(|list| list.user_ids.iter())
-            .filter(|id| seen.insert(id.as_str()))
-            .cloned()
-            .collect()
+    pub fn presence_user_ids(&self) -> Vec<&str> {
+        distinct(
+            self.watchlists
+                .iter()
+                .filter(|list| list.presence.is_some()),
+        )
     }
 
     /// Whether any watch list of the app checks presence.
@@ -211,6 +202,19 @@ impl AppConfig {
             usersig_ttl: self.usersig_ttl,
         }
     }
+}
+
+/// The UserIDs of `lists` once each, in the order first listed. A list holds each of its
+/// own once, so a single list needs no hashing (a list may hold a million).
+fn distinct<'a>(lists: impl Iterator<Item = &'a WatchList> + Clone) -> Vec<&'a str> {
+    let ids = lists
+        .clone()
+        .flat_map(|list| list.user_ids.iter().map(String::as_str));
+    if lists.count() <= 1 {
+        return ids.collect();
+    }
+    let mut seen = std::collections::HashSet::new();
+    ids.filter(|id| seen.insert(*id)).collect()
 }
 
 /// A valid configuration and what looked wrong in it without being an error.

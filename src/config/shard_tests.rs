@@ -46,7 +46,7 @@ fn each_shard_keeps_its_own_user_ids_and_a_share_of_the_rates() {
         for list in &app.watchlists {
             assert!(list.user_ids.iter().all(|id| shard.owns(id)), "{list:?}");
         }
-        seen.extend(app.distinct_user_ids());
+        seen.extend(app.distinct_user_ids().into_iter().map(str::to_owned));
     }
     // Together the shards hold every UserID exactly once.
     seen.sort();
@@ -89,7 +89,7 @@ fn every_user_id_is_validated_whichever_shard_owns_it() {
 #[test]
 fn the_capacity_check_uses_the_shards_share() {
     // 1,000 UserIDs at rate_limit 5 in an 8 s interval fit unsharded (10 calls, the last
-    // starting after 1.8 s, then a 5 s timeout). Among 3 shards each has a third of the
+    // starting after 1.836 s, then a 5 s timeout). Among 3 shards each has a third of the
     // UserIDs (4 calls for a shard with more than 300) but only 1 call/s: the last starts
     // after 3.03 s, which with the timeout does not fit.
     let yaml = app(
@@ -112,7 +112,7 @@ fn the_capacity_check_uses_the_shards_share() {
                 refused += 1;
                 assert_eq!(
                     err.problems,
-                    [format!("apps[0]: {mine} distinct UserIDs need 4 account_check calls per cycle; at rate_limit 1 (shard {ordinal} of 3's share) the last starts after 3s 30ms and may take the timeout of 5s, which does not fit in the interval of 8s; raise rate_limit or interval")]
+                    [format!("apps[0]: {mine} distinct UserIDs need 4 account_check calls per cycle; at rate_limit 1 (shard {ordinal} of 3's share) the last starts after 3s 60ms and may take the timeout of 5s, which does not fit in the interval of 8s; raise rate_limit or interval")]
                 );
             }
         }

@@ -74,10 +74,10 @@ fn presence_cycle(
     presences: &[(&str, Result<Presence, Unknown>)],
     attempts: Vec<Attempt>,
 ) -> Cycle {
-    fn pick<T: Clone>(id: &String, given: &[(&str, Result<T, Unknown>)]) -> Result<T, Unknown> {
+    fn pick<T: Clone>(id: &str, given: &[(&str, Result<T, Unknown>)]) -> Result<T, Unknown> {
         given
             .iter()
-            .find(|(r, _)| r == id)
+            .find(|(r, _)| *r == id)
             .map(|(_, r)| r)
             .cloned()
             .unwrap_or_else(|| Err(unknown("missing", true)))
@@ -88,12 +88,12 @@ fn presence_cycle(
         import: app
             .distinct_user_ids()
             .iter()
-            .map(|id| (id.clone(), pick(id, results)))
+            .map(|id| ((*id).to_owned(), pick(id, results)))
             .collect(),
         presence: app
             .presence_user_ids()
             .iter()
-            .map(|id| (id.clone(), pick(id, presences)))
+            .map(|id| ((*id).to_owned(), pick(id, presences)))
             .collect(),
         attempts,
         usersig_expiry: SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000),

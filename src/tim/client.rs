@@ -215,7 +215,7 @@ impl Client {
     /// Checks whether the given UserIDs are imported, at most 100 per call, all calls
     /// concurrent but paced by `rate_limit`. Retries stop at `deadline`; every UserID gets
     /// a result.
-    pub async fn check(&self, user_ids: &[String], deadline: Instant) -> CheckOutcome {
+    pub async fn check(&self, user_ids: &[impl AsRef<str>], deadline: Instant) -> CheckOutcome {
         self.query(
             Api::AccountCheck,
             user_ids,
@@ -229,7 +229,11 @@ impl Client {
     /// Asks whether the given UserIDs are online, at most 500 per call, all calls
     /// concurrent but paced by `presence_rate_limit`. Retries stop at `deadline`; every
     /// UserID gets a result.
-    pub async fn presence(&self, user_ids: &[String], deadline: Instant) -> PresenceOutcome {
+    pub async fn presence(
+        &self,
+        user_ids: &[impl AsRef<str>],
+        deadline: Instant,
+    ) -> PresenceOutcome {
         self.query(
             Api::QueryOnlineStatus,
             user_ids,
@@ -244,7 +248,7 @@ impl Client {
     async fn query<T: Clone + PartialEq>(
         &self,
         api: Api,
-        user_ids: &[String],
+        user_ids: &[impl AsRef<str>],
         deadline: Instant,
         body: fn(&[&str]) -> Vec<u8>,
         parse: fn(&[u8]) -> Result<Reply<T>, DecodeError>,
@@ -252,7 +256,7 @@ impl Client {
         let mut seen = HashSet::with_capacity(user_ids.len());
         let distinct: Vec<&str> = user_ids
             .iter()
-            .map(String::as_str)
+            .map(AsRef::as_ref)
             .filter(|id| seen.insert(*id))
             .collect();
         let endpoint = self.endpoint(api);

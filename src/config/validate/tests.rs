@@ -162,7 +162,7 @@ fn a_cycle_must_fit_in_the_interval() {
         "      - name: vip\n        user_ids: [{}]\n",
         many.join(", ")
     );
-    // Ten calls at 1/s: the last starts after 9 × 1.01 s = 9.09 s, plus a 5 s timeout.
+    // Ten calls at 1/s: the last starts after 9 × 1.02 s = 9.18 s, plus a 5 s timeout.
     let err = load(&app(
         "    rate_limit: 1\n    interval: 14s\n    timeout: 5s\n",
         &lists,
@@ -170,7 +170,7 @@ fn a_cycle_must_fit_in_the_interval() {
     .unwrap_err();
     assert_eq!(
         err.problems,
-        ["apps[0]: 1000 distinct UserIDs need 10 account_check calls per cycle; at rate_limit 1 the last starts after 9s 90ms and may take the timeout of 5s, which does not fit in the interval of 14s; raise rate_limit or interval"]
+        ["apps[0]: 1000 distinct UserIDs need 10 account_check calls per cycle; at rate_limit 1 the last starts after 9s 180ms and may take the timeout of 5s, which does not fit in the interval of 14s; raise rate_limit or interval"]
     );
     assert!(load(&app(
         "    rate_limit: 1\n    interval: 15s\n    timeout: 5s\n",
@@ -221,7 +221,7 @@ fn the_presence_calls_of_a_cycle_must_fit_too() {
         "      - name: bots\n        presence: reachable\n        user_ids: [{}]\n",
         many.join(", ")
     );
-    // Four presence calls at 1/s: the last starts after 3.03 s, plus a 5 s timeout > 8 s;
+    // Four presence calls at 1/s: the last starts after 3.06 s, plus a 5 s timeout > 8 s;
     // the 20 account_check calls at 100/s fit.
     let err = load(&app(
         "    rate_limit: 100\n    presence_rate_limit: 1\n    interval: 8s\n    timeout: 5s\n",
@@ -230,7 +230,7 @@ fn the_presence_calls_of_a_cycle_must_fit_too() {
     .unwrap_err();
     assert_eq!(
         err.problems,
-        ["apps[0]: 2000 distinct UserIDs with presence need 4 query_online_status calls per cycle; at presence_rate_limit 1 the last starts after 3s 30ms and may take the timeout of 5s, which does not fit in the interval of 8s; raise presence_rate_limit or interval"]
+        ["apps[0]: 2000 distinct UserIDs with presence need 4 query_online_status calls per cycle; at presence_rate_limit 1 the last starts after 3s 60ms and may take the timeout of 5s, which does not fit in the interval of 8s; raise presence_rate_limit or interval"]
     );
     assert!(load(&app(
         "    rate_limit: 100\n    presence_rate_limit: 2\n    interval: 8s\n    timeout: 5s\n",
