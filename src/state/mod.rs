@@ -26,10 +26,10 @@ use crate::config::{AppConfig, Config};
 use crate::shard::Shard;
 use crate::tim::{AccountResult, Api, Attempt, PresenceResult, Region, Unknown};
 
-/// Every configured UserID of an app, once, and what is known of it, in the order first
-/// seen. A map of entries in one vector and an index of their positions: at a million
-/// accounts it takes half the memory of a `HashMap`, whose buckets (a power of two, at
-/// most 7/8 full) each hold a whole entry.
+/// Every configured UserID of an app, once, and what is known of it. A map of entries in
+/// one vector and an index of their positions: at a million accounts it takes half the
+/// memory of a `HashMap`, whose buckets (a power of two, at most 7/8 full) each hold a
+/// whole entry. Readers go by the watch lists' order, never by the map's.
 pub type Accounts = indexmap::IndexMap<String, Account>;
 
 /// Every app the daemon watches, in configuration order.
@@ -354,10 +354,12 @@ impl AppData {
         self.accounts
             .reserve(lists.len().saturating_sub(self.accounts.len()));
         for (id, (first, more, presence)) in lists {
-            let account = self
-                .accounts
-                .entry(id.to_owned())
-                .or_insert_with(Account::new);
+            // An account kept from the configuration before costs no copy of its UserID.
+            let index = match self.accounts.get_index_of(id) {
+                Some(index) => index,
+                None => self.accounts.insert_full(id.to_owned(), Account::new()).0,
+            };
+            let account = &mut self.accounts[index];
             account.lists = std::iter::once(first).chain(more).collect();
             match (presence, &account.presence) {
                 (true, None) => account.presence = Some(Box::new(Observed::not_checked())),
