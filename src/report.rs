@@ -28,8 +28,10 @@ pub struct AppReport {
     /// Watch lists in configuration order, with their counts.
     pub lists: Vec<ListReport>,
     /// One row per account of each watch list, lists in configuration order, accounts in
-    /// list order.
+    /// list order (only some of them, as [`Rows`] says).
     pub accounts: Vec<AccountReport>,
+    /// Rows that need attention left out by [`Rows::Attention`]'s limit.
+    pub omitted: usize,
 }
 
 /// One watch list and its counts.
@@ -130,9 +132,11 @@ fn needs_attention(
 pub enum Rows {
     /// Every account.
     All,
-    /// Only those that need attention (what the status page lists), so that a large
-    /// state costs in proportion to its problems.
-    Attention,
+    /// Only those that need attention (what the status page lists), at most this many;
+    /// the rest are counted in [`AppReport::omitted`]. A large state then costs in
+    /// proportion to what is shown, even while every account is unknown before the first
+    /// cycle.
+    Attention(usize),
 }
 
 /// The report of one app, from its state, with every account.
@@ -155,19 +159,21 @@ pub fn build_rows(data: &AppData, rows: Rows) -> AppReport {
         })
         .collect();
     let mut accounts = Vec::new();
+    let mut omitted = 0;
     for list in &config.watchlists {
         for id in &list.user_ids {
             let Some(account) = data.accounts.get(id) else {
                 continue;
             };
-            if rows == Rows::Attention
-                && !needs_attention(
-                    account.status(),
-                    list.expect,
-                    account.presence().zip(list.presence),
-                )
-            {
-                continue;
+            if let Rows::Attention(limit) = rows {
+                let status = account.status();
+                if !needs_attention(status, list.expect, account.presence().zip(list.presence)) {
+                    continue;
+                }
+                if accounts.len() == limit {
+                    omitted += 1;
+                    continue;
+                }
             }
             let presence =
                 list.presence
@@ -205,6 +211,7 @@ pub fn build_rows(data: &AppData, rows: Rows) -> AppReport {
         success: last.is_some_and(|c| c.success),
         lists,
         accounts,
+        omitted,
     }
 }
 

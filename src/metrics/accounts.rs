@@ -4,10 +4,13 @@
 //!
 //! A watch list's `account_series` decides which of its accounts are written: all, only
 //! those in drift or unknown (either check), or none. An account left out is simply not
-//! in the scrape, so Prometheus marks its series stale.
+//! in the scrape, so Prometheus marks its series stale. Under `problems` an account no
+//! check has reported on yet is left out too: until the first cycle ends every account is
+//! unknown, and serving them all would be the very flood of series `problems` is for (4
+//! million at a million accounts).
 
 use super::text::{escape, labels, Family, Kind, Text};
-use crate::config::{AccountSeries, PresenceExpect, WatchList};
+use crate::config::{AccountSeries, WatchList};
 use crate::state::{AppData, PresenceValue, Status};
 
 /// The series one account of `list` has when it is served: one per status and the drift,
@@ -21,23 +24,30 @@ pub(super) fn series_per_account(list: &WatchList) -> usize {
     Status::ALL.len() + 1 + presence
 }
 
-/// Whether an account of a list with `mode` is served, given its import status (already
-/// compared with the list's expect) and its presence where the list checks it.
+/// One check of an account as `served` reads it: its value (with whether it drifts from
+/// the list's expectation) and whether a check has reported on it yet.
+#[derive(Debug, Clone, Copy)]
+struct Checked<V> {
+    value: V,
+    drift: bool,
+    checked: bool,
+}
+
+/// Whether an account of a list with `mode` is served, given its import status and its
+/// presence where the list checks it.
 fn served(
     mode: AccountSeries,
-    status: Status,
-    status_drift: bool,
-    presence: Option<(PresenceValue, PresenceExpect)>,
+    status: Checked<Status>,
+    presence: Option<Checked<PresenceValue>>,
 ) -> bool {
     match mode {
         AccountSeries::All => true,
         AccountSeries::None => false,
         AccountSeries::Problems => {
-            status == Status::Unknown
-                || status_drift
-                || presence.is_some_and(|(value, expected)| {
-                    value == PresenceValue::Unknown || value.drifts_from(expected)
-                })
+            status.drift
+                || (status.value == Status::Unknown && status.checked)
+                || presence
+                    .is_some_and(|p| p.drift || (p.value == PresenceValue::Unknown && p.checked))
         }
     }
 }
@@ -104,12 +114,22 @@ impl Rows {
                     let status = account.map_or(Status::Unknown, |a| a.status());
                     let drift = status.drifts_from(list.expect);
                     let presence = list.presence.map(|expected| {
+                        let observed = account.and_then(|a| a.presence.as_deref());
                         let value = account
                             .and_then(|a| a.presence())
                             .unwrap_or(PresenceValue::Unknown);
-                        (value, expected)
+                        Checked {
+                            value,
+                            drift: value.drifts_from(expected),
+                            checked: observed.is_some_and(|p| p.checked()),
+                        }
                     });
-                    if !served(list.account_series, status, drift, presence) {
+                    let import = Checked {
+                        value: status,
+                        drift,
+                        checked: account.is_some_and(|a| a.import.checked()),
+                    };
+                    if !served(list.account_series, import, presence) {
                         continue;
                     }
                     rows.labels.push_str(&list_labels);
@@ -120,8 +140,7 @@ impl Rows {
                         labels_end: rows.labels.len(),
                         status,
                         drift,
-                        presence: presence
-                            .map(|(value, expected)| (value, value.drifts_from(expected))),
+                        presence: presence.map(|p| (p.value, p.drift)),
                     });
                 }
             }
@@ -175,37 +194,61 @@ pub(super) fn write(text: &mut Text, apps: &[&AppData]) {
 
 #[cfg(test)]
 mod tests {
-    use super::served;
+    use super::{served, Checked};
     use crate::config::{AccountSeries, PresenceExpect};
     use crate::state::{PresenceValue, Status};
+
+    fn status(value: Status, checked: bool) -> Checked<Status> {
+        Checked {
+            value,
+            drift: value.drifts_from(crate::config::Expect::Imported),
+            checked,
+        }
+    }
+
+    fn presence(value: PresenceValue, checked: bool) -> Option<Checked<PresenceValue>> {
+        Some(Checked {
+            value,
+            drift: value.drifts_from(PresenceExpect::Online),
+            checked,
+        })
+    }
 
     #[test]
     fn problems_serves_accounts_in_drift_or_unknown_in_either_check() {
         use AccountSeries::{All, Problems};
-        let online = Some((PresenceValue::Online, PresenceExpect::Online));
-        let offline = Some((PresenceValue::Offline, PresenceExpect::Online));
-        let push = Some((PresenceValue::PushOnline, PresenceExpect::Reachable));
-        let unknown = Some((PresenceValue::Unknown, PresenceExpect::Reachable));
-        let imported = Status::Imported;
-        // (status, status drift, presence, served under problems)
+        use PresenceValue::{Offline, Online, PushOnline};
+        let imported = status(Status::Imported, true);
+        let unknown = PresenceValue::Unknown;
+        // (import status, presence, served under problems)
         let cases = [
-            (imported, false, None, false),
-            (imported, false, online, false),
-            (imported, false, push, false),
-            (Status::NotImported, true, None, true),
-            (Status::Unknown, false, None, true),
-            (imported, false, offline, true),
-            (imported, false, unknown, true),
-            (Status::Unknown, false, online, true),
+            (imported, None, false),
+            (imported, presence(Online, true), false),
+            (status(Status::NotImported, true), None, true),
+            (status(Status::Unknown, true), None, true),
+            (imported, presence(Offline, true), true),
+            (imported, presence(PushOnline, true), true),
+            (imported, presence(unknown, true), true),
+            (status(Status::Unknown, true), presence(Online, true), true),
+            // No check has reported yet: unknown, but not a problem found.
+            (status(Status::Unknown, false), None, false),
+            (
+                status(Status::Unknown, false),
+                presence(unknown, false),
+                false,
+            ),
+            (imported, presence(unknown, false), false),
+            (
+                status(Status::Unknown, false),
+                presence(Offline, true),
+                true,
+            ),
         ];
-        for (status, drift, presence, problem) in cases {
-            let case = format!("{status:?} {drift} {presence:?}");
-            assert!(served(All, status, drift, presence), "{case}");
-            assert!(
-                !served(AccountSeries::None, status, drift, presence),
-                "{case}"
-            );
-            assert_eq!(served(Problems, status, drift, presence), problem, "{case}");
+        for (status, presence, problem) in cases {
+            let case = format!("{status:?} {presence:?}");
+            assert!(served(All, status, presence), "{case}");
+            assert!(!served(AccountSeries::None, status, presence), "{case}");
+            assert_eq!(served(Problems, status, presence), problem, "{case}");
         }
     }
 }

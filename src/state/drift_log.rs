@@ -93,6 +93,10 @@ fn drifting(config: &AppConfig, accounts: &Accounts) -> HashSet<(String, String,
 /// or end a drift without any new check: logged like the drift changes of a cycle. Only
 /// accounts still on a list can be back: a removal is not a recovery.
 pub(super) fn log_reload_changes(old: &AppConfig, new: &AppConfig, accounts: &Accounts) {
+    if old.watchlists == new.watchlists {
+        // The same lists expect the same of the same accounts: no drift starts or ends.
+        return;
+    }
     let (before, after) = (drifting(old, accounts), drifting(new, accounts));
     for (list, user_id, kind) in after.difference(&before) {
         let what = match kind {

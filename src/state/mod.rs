@@ -42,6 +42,8 @@ pub struct State {
     shard: RwLock<Shard>,
     /// Reconciliations so far: with each app's version, tells readers what changed.
     generation: AtomicU64,
+    /// Held by a reconciliation from start to end.
+    reconciling: Mutex<()>,
 }
 
 impl State {
@@ -82,16 +84,23 @@ impl State {
     /// An app keeps its state when its name, region, SDKAppID and endpoint are unchanged
     /// (it is the same app): accounts still configured keep their results, new ones start
     /// unknown, removed ones are gone. Any other app starts afresh.
+    ///
+    /// The work on each app (a million accounts take a second or two) is done before the
+    /// list of apps is swapped, so readers, `/metrics` among them, are not held up by it.
     pub fn reconcile(&self, config: &Config) -> Vec<Arc<AppState>> {
+        // One reconciliation at a time: each starts from the apps the one before left.
+        let _one = self
+            .reconciling
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // Readiness reached before this reload stays, even if nobody has asked yet.
         self.ready();
-        *self.shard.write().unwrap_or_else(PoisonError::into_inner) = config.shard;
-        let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
-        let mut old: HashMap<String, Arc<AppState>> = apps
-            .drain(..)
+        let mut old: HashMap<String, Arc<AppState>> = self
+            .apps()
+            .into_iter()
             .map(|app| (app.identity.name.clone(), app))
             .collect();
-        *apps = config
+        let apps: Vec<Arc<AppState>> = config
             .apps
             .iter()
             .map(|config| match old.remove(&config.name) {
@@ -102,8 +111,10 @@ impl State {
                 _ => Arc::new(AppState::new(Arc::clone(config))),
             })
             .collect();
+        *self.shard.write().unwrap_or_else(PoisonError::into_inner) = config.shard;
+        *self.apps.write().unwrap_or_else(PoisonError::into_inner) = apps.clone();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        apps.clone()
+        apps
     }
 
     /// Whether every app has finished its first cycle. Once true, stays true: an app
@@ -360,7 +371,10 @@ impl AppData {
                 None => self.accounts.insert_full(id.to_owned(), Account::new()).0,
             };
             let account = &mut self.accounts[index];
-            account.lists = std::iter::once(first).chain(more).collect();
+            // Most reloads leave an account's lists as they were: no new allocation then.
+            if account.lists.split_first() != Some((&first, more.as_slice())) {
+                account.lists = std::iter::once(first).chain(more).collect();
+            }
             match (presence, &account.presence) {
                 (true, None) => account.presence = Some(Box::new(Observed::not_checked())),
                 (false, Some(_)) => {

@@ -411,9 +411,13 @@ fn presence_is_one_result_per_account_read_against_each_list() {
         .collect();
     assert!(!attention.is_empty() && attention.len() < report.accounts.len());
     assert_eq!(
-        report::build_rows(&data, report::Rows::Attention).accounts,
+        report::build_rows(&data, report::Rows::Attention(usize::MAX)).accounts,
         attention
     );
+    // With a limit, the rest are counted.
+    let limited = report::build_rows(&data, report::Rows::Attention(1));
+    assert_eq!(limited.accounts, attention[..1]);
+    assert_eq!(limited.omitted, attention.len() - 1);
 }
 
 #[test]

@@ -204,7 +204,7 @@ async fn landing_page(Extract(context): Extract<Arc<Context>>) -> Response {
     let state = Arc::clone(&context.state);
     // A large state takes a while to show; the blocking pool keeps `/metrics` answering.
     let page = tokio::task::spawn_blocking(move || {
-        let reports = report::all(&state, report::Rows::Attention);
+        let reports = report::all(&state, report::Rows::Attention(page::MAX_ATTENTION_ROWS));
         page::render(&reports, state.ready(), state.shard())
     })
     .await;

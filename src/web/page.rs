@@ -11,7 +11,7 @@ use crate::shard::Shard;
 use crate::state::{PresenceValue, Status};
 
 /// The most accounts listed under "needs attention"; the rest are counted.
-const MAX_ATTENTION_ROWS: usize = 1000;
+pub(super) const MAX_ATTENTION_ROWS: usize = 1000;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;margin:0.5em 0 1.5em}\
@@ -325,6 +325,7 @@ fn attention_table(page: &mut String, reports: &[AppReport]) {
         );
     }
     page.push_str("</table>\n");
+    total += reports.iter().map(|report| report.omitted).sum::<usize>();
     if total == 0 {
         page.push_str("<p class=\"ok\">Every account is as expected.</p>\n");
     } else if total > MAX_ATTENTION_ROWS {

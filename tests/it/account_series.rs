@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use tim_account_exporter::sim::{SimAccount, SimPresence, Simulator};
+use tim_account_exporter::sim::{SimAccount, SimOptions, SimPresence, Simulator};
 
 use crate::daemon::{golden_without_web_config, served_families};
 use crate::prometheus::{assert_promtool_accepts, PROMETHEUS_PACKAGE};
@@ -230,7 +230,7 @@ async fn under_problems_an_account_appears_in_drift_and_goes_when_back() {
             .iter()
             .all(|family| scrape.find(family, &[]).is_empty())
     };
-    // Before the first check both were unknown and served; once checked, neither is.
+    // Once checked, neither is served (nor was either before, while unchecked).
     let scrape = daemon
         .scrape_until(Duration::from_secs(10), "both fine", none_served)
         .await;
@@ -316,4 +316,48 @@ async fn a_bad_account_series_is_a_configuration_error() {
         ),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn under_problems_accounts_no_check_has_reported_on_are_not_served() {
+    // A slow service: the first cycle is still running when the daemon is scraped. Under
+    // `all` every account is served as unknown from start-up; under `problems` none is,
+    // or a list of a million would serve four million series until its first cycle ends.
+    let sim = Simulator::start(SimOptions {
+        latency: Duration::from_secs(30),
+        ..sim_options()
+    })
+    .await
+    .unwrap();
+    let lists = [
+        series_list("everyone", "all", "", &["a", "b"]),
+        series_list("few", "problems", "        presence: online\n", &["c", "d"]),
+    ]
+    .concat();
+    let (_dir, path) = write_config(&app_yaml(&sim.endpoint(), "    interval: 60s\n", &lists));
+    let daemon = RunningDaemon::from_file(&path).await;
+    let scrape = daemon.scrape().await;
+    for id in ["a", "b"] {
+        assert_eq!(
+            scrape.value(
+                "tim_account_status",
+                &[("user_id", id), ("status", "unknown")]
+            ),
+            Some(1.0),
+            "{id}"
+        );
+    }
+    for id in ["c", "d"] {
+        assert!(account_series(&scrape, "few", id).is_empty(), "{id}");
+    }
+    // The aggregates count them as unknown all the same.
+    assert_eq!(
+        scrape.value(
+            "tim_watchlist_accounts",
+            &[("watchlist", "few"), ("status", "unknown")]
+        ),
+        Some(2.0)
+    );
+    promtool_accepts(&scrape);
+    daemon.stop().await;
 }
