@@ -5,7 +5,7 @@
 //! Reports how long `--config.check` takes to load and validate the configuration, the
 //! first cycle of the daemon against its bound (10,000 calls at `rate_limit` 100), the
 //! resident memory after it, `/metrics`, the page and `/api/v1/status`, and the longest
-//! `/metrics` took while `/api/v1/status` was being built. Run with
+//! `/metrics` took while `/api/v1/status` was being built, and a reload. Run with
 //! `cargo bench --bench million` (about three minutes).
 
 mod common;
@@ -220,6 +220,35 @@ async fn main() {
         "  /api/v1/status: {:.2} s, {:.1} MiB; /metrics meanwhile: {} scrapes, longest {:.1} ms",
         json / 1000.0,
         json_size as f64 / 1_048_576.0,
+        during.len(),
+        during.last().copied().unwrap_or(0.0)
+    );
+
+    // A reload of the same configuration (`POST /-/reload`), with /metrics scraped all the
+    // while.
+    let reload = tokio::spawn({
+        let http = http.clone();
+        let url = format!("{base}/-/reload");
+        async move {
+            let started = Instant::now();
+            let response = http.post(&url).send().await.expect("reload");
+            assert!(
+                response.status().is_success(),
+                "reload: {}",
+                response.status()
+            );
+            started.elapsed().as_secs_f64()
+        }
+    });
+    let mut during = Vec::new();
+    while !reload.is_finished() {
+        during.push(timed_get(&http, &metrics).await.0);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reload = reload.await.expect("reload task");
+    during.sort_by(f64::total_cmp);
+    println!(
+        "  reload: {reload:.2} s; /metrics meanwhile: {} scrapes, longest {:.1} ms",
         during.len(),
         during.last().copied().unwrap_or(0.0)
     );

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::future::join_all;
+use futures_util::stream::{FuturesOrdered, StreamExt};
 use reqwest::header::CONTENT_TYPE;
 
 use super::api::Api;
@@ -260,36 +260,44 @@ impl Client {
             .filter(|id| seen.insert(*id))
             .collect();
         let endpoint = self.endpoint(api);
-        let batches = join_all(distinct.chunks(api.max_items()).map(|batch| async move {
-            let mut attempts = Vec::new();
-            let result = self
-                .call_with_retries(endpoint, &body(batch), parse, deadline, &mut attempts)
-                .await;
-            let accounts = match result {
-                Ok(items) => self.match_items(endpoint, batch, items),
-                Err(unknown) => batch
-                    .iter()
-                    .map(|id| ((*id).to_owned(), Err(unknown.clone())))
-                    .collect(),
-            };
-            (accounts, attempts)
-        }))
-        .await;
+        // Each batch is merged as it completes, so that a million results are not held
+        // twice, once per batch and once in the whole.
+        let mut batches: FuturesOrdered<_> = distinct
+            .chunks(api.max_items())
+            .map(|batch| async move {
+                let mut attempts = Vec::new();
+                let result = self
+                    .call_with_retries(endpoint, batch, body, parse, deadline, &mut attempts)
+                    .await;
+                let accounts = match result {
+                    Ok(items) => self.match_items(endpoint, batch, items),
+                    Err(unknown) => batch
+                        .iter()
+                        .map(|id| ((*id).to_owned(), Err(unknown.clone())))
+                        .collect(),
+                };
+                (accounts, attempts)
+            })
+            .collect();
         let mut outcome = Outcome {
             accounts: HashMap::with_capacity(distinct.len()),
             attempts: Vec::new(),
         };
-        for (accounts, attempts) in batches {
+        while let Some((accounts, attempts)) = batches.next().await {
             outcome.accounts.extend(accounts);
             outcome.attempts.extend(attempts);
         }
         outcome
     }
 
+    /// Calls `endpoint` about `batch` until a reply, a failure not worth retrying, or the
+    /// deadline. The request body is made only once the pacer admits the call: ten
+    /// thousand calls waiting their turn hold no bodies.
     async fn call_with_retries<T>(
         &self,
         endpoint: &Endpoint,
-        body: &[u8],
+        batch: &[&str],
+        body: fn(&[&str]) -> Vec<u8>,
         parse: fn(&[u8]) -> Result<Reply<T>, DecodeError>,
         deadline: Instant,
         attempts: &mut Vec<Attempt>,
@@ -322,12 +330,13 @@ impl Client {
             }
             // Another batch may have hit 70050 while this one waited for its turn.
             self.check_lockout()?;
+            let body = body(batch);
             let (usersig, generation) = self.signer.current(Now::real());
             let started = Instant::now();
             let result = self
                 .attempt(
                     endpoint,
-                    body,
+                    &body,
                     parse,
                     &usersig,
                     self.settings.timeout.min(remaining),
