@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::spawn_logging_address;
+use common::{sim_stats, spawn_logging_address};
 
 const ACCOUNTS: usize = 30_000;
 const RATE_LIMIT: u32 = 100;
@@ -71,15 +71,7 @@ async fn main() {
         // Runs are apart by more than a second, so one window never spans two runs.
         std::thread::sleep(Duration::from_millis(1100));
     }
-    let stats: serde_json::Value = serde_json::from_slice(
-        &reqwest::get(format!("http://{addr}/sim/stats?sdkappid={SDKAPPID}"))
-            .await
-            .expect("stats")
-            .bytes()
-            .await
-            .expect("stats body"),
-    )
-    .expect("stats JSON");
+    let stats = sim_stats(&addr, SDKAPPID).await;
     let _ = sim.kill();
     let _ = sim.wait();
 

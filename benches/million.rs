@@ -13,7 +13,9 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{memory_kib, percentile, spawn_logging_address, wait_until_ready_within, Running};
+use common::{
+    memory_kib, percentile, sim_stats, spawn_logging_address, wait_until_ready_within, Running,
+};
 
 const ACCOUNTS: usize = 1_000_000;
 /// One account in this many is not imported at the simulator.
@@ -165,15 +167,7 @@ async fn main() {
         "  first cycle: {CALLS} calls in {duration:.2} s, bound {bound:.1} s ({:+.1}%; target: within 5%)",
         (duration / bound - 1.0) * 100.0
     );
-    let stats: serde_json::Value = serde_json::from_slice(
-        &reqwest::get(format!("http://{}/sim/stats?sdkappid={SDKAPPID}", sim.addr))
-            .await
-            .expect("stats")
-            .bytes()
-            .await
-            .expect("stats body"),
-    )
-    .expect("stats JSON");
+    let stats = sim_stats(&sim.addr, SDKAPPID).await;
     println!(
         "  most calls the simulator saw in one second: {} (limit {RATE_LIMIT})",
         stats["max_requests_in_one_second"]

@@ -96,13 +96,6 @@ impl AccountReport {
         self.presence.as_deref().is_some_and(PresenceReport::drift)
     }
 
-    /// Whether the presence is checked and unknown.
-    pub fn presence_unknown(&self) -> bool {
-        self.presence
-            .as_ref()
-            .is_some_and(|p| p.status == PresenceValue::Unknown)
-    }
-
     /// Drift of either kind, or an unknown result of either check.
     pub fn needs_attention(&self) -> bool {
         needs_attention(

@@ -196,6 +196,17 @@ pub async fn wait_until_ready_within(ready: impl Fn() -> reqwest::RequestBuilder
     }
 }
 
+/// What `tim-im-sim` at `addr` saw of app `sdkappid` (`/sim/stats`), as JSON.
+pub async fn sim_stats(addr: &str, sdkappid: u64) -> serde_json::Value {
+    let body = reqwest::get(format!("http://{addr}/sim/stats?sdkappid={sdkappid}"))
+        .await
+        .expect("stats")
+        .bytes()
+        .await
+        .expect("stats body");
+    serde_json::from_slice(&body).expect("stats JSON")
+}
+
 /// How many `tim_account_status` series a `/metrics` body holds, decompressing it first
 /// when it is gzip.
 pub fn status_series(body: &[u8], gzip: bool) -> usize {
